@@ -1,0 +1,1 @@
+"""The synchronous core: events, codec, clock, bus, instruments, orders, state. No I/O."""

@@ -1,0 +1,1 @@
+"""Orders out: execution clients (ccxt, simulated), rate limits, retry policy, reconciliation."""
