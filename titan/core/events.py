@@ -411,3 +411,22 @@ class EmergencyFlatten(Event, frozen=True, kw_only=True):
 
     reason: str
     source: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Netting (Brain)
+
+
+class InternalCross(Event, frozen=True, kw_only=True):
+    """Opposing intents of two phases in one tick, netted inside Titan.
+
+    ``quantity`` moves from ``seller_phase`` to ``buyer_phase`` at ``price`` (the mark at decision
+    time): per-phase positions change, the venue's net position does not, no fee is charged.
+    """
+
+    cross_id: str
+    instrument_id: str
+    buyer_phase: str
+    seller_phase: str
+    quantity: Decimal
+    price: Decimal
