@@ -430,3 +430,55 @@ class InternalCross(Event, frozen=True, kw_only=True):
     seller_phase: str
     quantity: Decimal
     price: Decimal
+
+
+# --------------------------------------------------------------------------------------------
+# State and reconciliation (issue 6: event log, shadow state, recovery)
+
+
+class OrderAdopted(OrderEvent, frozen=True, kw_only=True):
+    """A venue order Titan had no record of, taken into the shadow state by reconciliation.
+
+    ``filled_qty`` is the part already filled whose fills are not replayed as ``OrderFilled``
+    (their money is corrected through ``PositionCorrected`` / ``BalanceSet``).
+    """
+
+    venue_order_id: str
+    instrument_id: str
+    phase: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    filled_qty: Decimal = Decimal(0)
+    price: Decimal | None = None
+    reduce_only: bool = False
+    correction_id: str = ""
+
+
+class PositionCorrected(Event, frozen=True, kw_only=True):
+    """Reconciliation set an instrument's net position to the venue's (absolute, not a delta).
+
+    ``phase_quantities`` gives the new quantity of every phase sub-position that changes, so the
+    sub-positions still sum to ``quantity``. No PnL is realized: money is corrected by
+    ``BalanceSet``.
+    """
+
+    correction_id: str
+    instrument_id: str
+    quantity: Decimal
+    avg_price: Decimal
+    phase_quantities: dict[str, Decimal] = {}
+    reason: str = ""
+
+
+class ReconciliationCompleted(Event, frozen=True, kw_only=True):
+    """One reconciliation against one venue: what differed and whether state now agrees."""
+
+    venue: str
+    ok: bool
+    reason: str = ""
+    discrepancies: int = 0
+    position_discrepancies: int = 0
+    order_discrepancies: int = 0
+    corrections: int = 0
+    startup: bool = False
