@@ -1,7 +1,8 @@
 """Reference moving averages (pure Python), the oracle for ``native/_average.pyx``.
 
-EMA follows TA-Lib: ``alpha = 2 / (period + 1)``, seeded with the simple mean of the first
-``period`` values, NaN before that.
+TA-Lib conventions: the first value at index ``period - 1`` (NaN before); SMA and WMA are
+TA-Lib's running sums; EMA uses ``alpha = 2 / (period + 1)`` seeded with the SMA of the first
+``period`` values. Same operations in the same order as the Cython twin.
 """
 
 from __future__ import annotations
@@ -10,14 +11,56 @@ import math
 
 import numpy as np
 
-from native.reference import _validate
+from native.reference import _args
+from native.reference._window import Ring
+
+
+class SMA:
+    """Simple moving average, O(1) per update: TA-Lib's running sum, re-summed once per window."""
+
+    def __init__(self, period: int) -> None:
+        self.period = _args.period("period", period)
+        self._ring = Ring(self.period)
+        self.reset()
+
+    def reset(self) -> None:
+        self.value = math.nan
+        self.count = 0
+        self._total = 0.0
+        self._ring.clear()
+
+    @property
+    def ready(self) -> bool:
+        return self.count >= self.period
+
+    def update(self, x: float) -> float:
+        x = _args.finite("x", x)
+        self.count += 1
+        self._total += x
+        ring = self._ring
+        ring.push(x)
+        if self.count >= self.period:
+            if ring.pos == 0:
+                total = 0.0
+                for v in ring.data:
+                    total += v
+                self._total = total
+            self.value = self._total / self.period
+            self._total -= ring.oldest()
+        return self.value
+
+
+def sma(values, period: int) -> np.ndarray:
+    """Batch SMA; NaN for the first ``period - 1`` points (TA-Lib convention)."""
+    arr = _args.series("values", values)
+    return _run(SMA(_args.period("period", period, arr.size)), arr)
 
 
 class EMA:
     """Exponential moving average, O(1) per update; TA-Lib seeding (SMA of the first n)."""
 
     def __init__(self, period: int) -> None:
-        self.period = _validate.period("period", period)
+        self.period = _args.period("period", period)
         self.alpha = 2.0 / (self.period + 1.0)
         self.reset()
 
@@ -31,24 +74,75 @@ class EMA:
         return self.count >= self.period
 
     def update(self, x: float) -> float:
-        x = _validate.finite("x", x)
+        x = _args.finite("x", x)
         self.count += 1
-        if self.count < self.period:
-            self._seed_sum += x
-        elif self.count == self.period:
-            self._seed_sum += x
-            self.value = self._seed_sum / self.period
-        else:
+        if self.count > self.period:
             self.value = self.value + self.alpha * (x - self.value)
+        else:
+            self._seed_sum += x
+            if self.count == self.period:
+                self.value = self._seed_sum / self.period
         return self.value
 
 
 def ema(values, period: int) -> np.ndarray:
     """Batch EMA; NaN for the first ``period - 1`` points (TA-Lib convention)."""
-    arr = _validate.series("values", values)
-    period = _validate.period("period", period, arr.size)
-    out = np.full(arr.size, np.nan)
-    stream = EMA(period)
-    for i, x in enumerate(arr.tolist()):
-        out[i] = stream.update(x)
-    return out
+    arr = _args.series("values", values)
+    return _run(EMA(_args.period("period", period, arr.size)), arr)
+
+
+class WMA:
+    """Linearly weighted moving average (weights 1..n), O(1) per update; TA-Lib's carried sums,
+    recomputed from the window every ``period`` updates."""
+
+    def __init__(self, period: int) -> None:
+        self.period = _args.period("period", period)
+        self._divider = (self.period * (self.period + 1)) >> 1
+        self._ring = Ring(self.period)
+        self.reset()
+
+    def reset(self) -> None:
+        self.value = math.nan
+        self.count = 0
+        self._sum = 0.0
+        self._sub = 0.0
+        self._trailing = 0.0
+        self._ring.clear()
+
+    @property
+    def ready(self) -> bool:
+        return self.count >= self.period
+
+    def update(self, x: float) -> float:
+        x = _args.finite("x", x)
+        self.count += 1
+        ring = self._ring
+        ring.push(x)
+        if self.count < self.period:
+            return self.value
+        if ring.pos == 0:
+            psub = 0.0
+            psum = 0.0
+            for j, v in enumerate(ring.data):
+                psub += v
+                psum += v * (j + 1)
+            self._sub, self._sum = psub, psum
+        else:
+            self._sub += x
+            self._sub -= self._trailing
+            self._sum += x * self.period
+        self.value = self._sum / self._divider
+        self._sum -= self._sub
+        self._trailing = ring.oldest()
+        return self.value
+
+
+def wma(values, period: int) -> np.ndarray:
+    """Batch WMA; NaN for the first ``period - 1`` points (TA-Lib convention)."""
+    arr = _args.series("values", values)
+    return _run(WMA(_args.period("period", period, arr.size)), arr)
+
+
+def _run(stream, arr: np.ndarray) -> np.ndarray:
+    update = stream.update
+    return np.array([update(x) for x in arr.tolist()], dtype=np.float64)

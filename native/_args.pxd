@@ -1,0 +1,57 @@
+# Argument checks for the indicator kernels, inline; they mirror native/reference/_validate.py so
+# the compiled module and its reference reject the same input with the same message.
+
+from libc.math cimport isfinite
+
+import numpy as np
+
+from native._checks cimport check_period, check_series
+
+
+cdef inline long to_period(str name, object value, Py_ssize_t n, long minimum=1) except? -1:
+    """An int >= ``minimum`` and, when ``n`` >= 0, <= n; else ValueError naming ``name``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    try:
+        ok = int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    cdef long p = int(value)
+    if p < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {p}")
+    check_period(name, p, n)
+    return p
+
+
+cdef inline double to_number(str name, object value, double low, double high,
+                             bint low_open=False) except? -1.0:
+    """A finite float in [low, high] (or (low, high] when ``low_open``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    cdef double x = v
+    if not isfinite(x):
+        raise ValueError(f"{name}: non-finite value {x!r}")
+    if (x <= low if low_open else x < low) or x > high:
+        lo = "(" if low_open else "["
+        raise ValueError(f"{name}: {x!r} outside {lo}{low!r}, {high!r}]")
+    return x
+
+
+cdef inline object same_length(str name, object arr, Py_ssize_t n):
+    """Check that ``arr`` (already a checked series) has the length of the first input."""
+    if arr.shape[0] != n:
+        raise ValueError(f"{name}: length {arr.shape[0]} differs from the first input ({n})")
+    return arr
+
+
+cdef inline object series_like(str name, object values, Py_ssize_t n):
+    """A checked float64 series of length ``n``."""
+    return same_length(name, check_series(name, values), n)
+
+
+cdef inline object nan_array(Py_ssize_t n):
+    return np.full(n, np.nan)

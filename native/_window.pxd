@@ -1,0 +1,227 @@
+# Rolling-window building blocks shared by the indicator kernels: inline C, no module of its own.
+#
+# Every kernel's batch function and its streaming class call the same inline step, so the two
+# do the same floating-point operations in the same order and agree to the last bit. The
+# reference twins in native/reference/_window.py mirror these operations one for one.
+
+from libc.stdlib cimport free, malloc
+from libc.math cimport NAN
+
+
+cdef inline double* alloc_doubles(Py_ssize_t n) except NULL:
+    cdef double* p = <double*> malloc((n if n > 0 else 1) * sizeof(double))
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef inline long* alloc_longs(Py_ssize_t n) except NULL:
+    cdef long* p = <long*> malloc((n if n > 0 else 1) * sizeof(long))
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+# ---- ring: the last `size` values ---------------------------------------------------------------
+
+cdef struct Ring:
+    double* data
+    Py_ssize_t size
+    Py_ssize_t pos       # next slot to write
+    long count           # values ever pushed
+
+
+cdef inline int ring_init(Ring* r, Py_ssize_t size) except -1:
+    r.data = alloc_doubles(size)
+    r.size = size
+    r.pos = 0
+    r.count = 0
+    return 0
+
+
+cdef inline void ring_free(Ring* r) noexcept nogil:
+    free(r.data)
+    r.data = NULL
+
+
+cdef inline void ring_clear(Ring* r) noexcept nogil:
+    r.pos = 0
+    r.count = 0
+
+
+cdef inline double ring_oldest(Ring* r) noexcept nogil:
+    """The value that the next push evicts (valid once the ring is full)."""
+    return r.data[r.pos]
+
+
+cdef inline void ring_push(Ring* r, double x) noexcept nogil:
+    r.data[r.pos] = x
+    r.pos += 1
+    if r.pos == r.size:
+        r.pos = 0
+    r.count += 1
+
+
+# ---- monotonic deque: rolling max or min in O(1) amortised -------------------------------------
+
+cdef struct Extremum:
+    double* vals
+    long* idx
+    Py_ssize_t cap       # window length
+    Py_ssize_t head      # slot of the front (the extremum)
+    Py_ssize_t length
+    long seen            # values pushed so far (the index of the next one)
+    bint is_max
+
+
+cdef inline int extremum_init(Extremum* d, Py_ssize_t window, bint is_max) except -1:
+    d.vals = alloc_doubles(window)
+    d.idx = alloc_longs(window)
+    d.cap = window
+    d.is_max = is_max
+    d.head = 0
+    d.length = 0
+    d.seen = 0
+    return 0
+
+
+cdef inline void extremum_free(Extremum* d) noexcept nogil:
+    free(d.vals)
+    free(d.idx)
+    d.vals = NULL
+    d.idx = NULL
+
+
+cdef inline void extremum_clear(Extremum* d) noexcept nogil:
+    d.head = 0
+    d.length = 0
+    d.seen = 0
+
+
+cdef inline double extremum_push(Extremum* d, double x) noexcept nogil:
+    """Add ``x``; return the max (or min) of the last ``cap`` values, ``x`` included."""
+    cdef Py_ssize_t back
+    cdef long i = d.seen
+    # drop the front once it leaves the window
+    if d.length > 0 and d.idx[d.head] <= i - d.cap:
+        d.head += 1
+        if d.head == d.cap:
+            d.head = 0
+        d.length -= 1
+    # drop dominated values from the back (ties: the newer one stays, it lives longer)
+    while d.length > 0:
+        back = d.head + d.length - 1
+        if back >= d.cap:
+            back -= d.cap
+        if (d.vals[back] <= x) if d.is_max else (d.vals[back] >= x):
+            d.length -= 1
+        else:
+            break
+    back = d.head + d.length
+    if back >= d.cap:
+        back -= d.cap
+    d.vals[back] = x
+    d.idx[back] = i
+    d.length += 1
+    d.seen = i + 1
+    return d.vals[d.head]
+
+
+# ---- rolling sum, re-summed exactly once per window ---------------------------------------------
+
+cdef struct RollingSum:
+    Ring ring
+    double total
+
+
+cdef inline int rsum_init(RollingSum* s, Py_ssize_t window) except -1:
+    ring_init(&s.ring, window)
+    s.total = 0.0
+    return 0
+
+
+cdef inline void rsum_clear(RollingSum* s) noexcept nogil:
+    ring_clear(&s.ring)
+    s.total = 0.0
+
+
+cdef inline double rsum_push(RollingSum* s, double x) noexcept nogil:
+    """Add ``x`` (dropping the value ``window`` pushes ago); return the sum of the window.
+
+    Add-and-subtract drifts, so every ``window`` pushes (when the ring is in time order) the
+    total is recomputed from the stored values: the error never outlives one window.
+    """
+    cdef Ring* r = &s.ring
+    cdef Py_ssize_t j
+    if r.count >= r.size:
+        s.total -= ring_oldest(r)
+    s.total += x
+    ring_push(r, x)
+    if r.pos == 0:
+        s.total = 0.0
+        for j in range(r.size):
+            s.total += r.data[j]
+    return s.total
+
+
+# ---- rolling mean and variance from shifted sums ------------------------------------------------
+
+cdef struct Moments:
+    Ring ring
+    double shift         # K: sums are of (x - K), K re-anchored to the window mean
+    double s1            # sum of (x - K) over the window
+    double s2            # sum of (x - K)^2 over the window
+
+
+cdef inline int moments_init(Moments* m, Py_ssize_t window) except -1:
+    ring_init(&m.ring, window)
+    m.shift = 0.0
+    m.s1 = 0.0
+    m.s2 = 0.0
+    return 0
+
+
+cdef inline void moments_clear(Moments* m) noexcept nogil:
+    ring_clear(&m.ring)
+    m.shift = 0.0
+    m.s1 = 0.0
+    m.s2 = 0.0
+
+
+cdef inline void moments_push(Moments* m, double x) noexcept nogil:
+    """Add ``x`` to the window (dropping the oldest once full).
+
+    Sums of ``x - K`` with ``K`` near the mean avoid the cancellation of ``E[x^2] - E[x]^2``;
+    every ``window`` pushes ``K`` moves to the current mean and both sums are recomputed
+    (two-pass), so rounding drift is bounded by one window.
+    """
+    cdef Ring* r = &m.ring
+    cdef double d
+    cdef Py_ssize_t j, n = r.size
+    if r.count >= n:
+        d = ring_oldest(r) - m.shift
+        m.s1 -= d
+        m.s2 -= d * d
+    d = x - m.shift
+    m.s1 += d
+    m.s2 += d * d
+    ring_push(r, x)
+    if r.pos == 0:
+        m.shift = 0.0
+        for j in range(n):
+            m.shift += r.data[j]
+        m.shift = m.shift / n
+        m.s1 = 0.0
+        m.s2 = 0.0
+        for j in range(n):
+            d = r.data[j] - m.shift
+            m.s1 += d
+            m.s2 += d * d
+
+
+cdef inline double moments_variance(Moments* m) noexcept nogil:
+    """Population variance of the full window (callers check the window is full)."""
+    cdef double n = <double> m.ring.size
+    cdef double mean_d = m.s1 / n
+    cdef double var = m.s2 / n - mean_d * mean_d
+    return var if var > 0.0 else 0.0

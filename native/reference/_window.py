@@ -1,0 +1,134 @@
+"""Rolling-window building blocks of the references; twin of ``native/_window.pxd``.
+
+Same operations in the same order as the inline C, so reference and compiled kernels agree
+to the last bit.
+"""
+
+from __future__ import annotations
+
+
+class Ring:
+    """The last ``size`` values."""
+
+    __slots__ = ("data", "size", "pos", "count")
+
+    def __init__(self, size: int) -> None:
+        self.data = [0.0] * size
+        self.size = size
+        self.clear()
+
+    def clear(self) -> None:
+        self.pos = 0
+        self.count = 0
+
+    def oldest(self) -> float:
+        """The value the next push evicts (valid once full)."""
+        return self.data[self.pos]
+
+    def push(self, x: float) -> None:
+        self.data[self.pos] = x
+        self.pos += 1
+        if self.pos == self.size:
+            self.pos = 0
+        self.count += 1
+
+
+class Extremum:
+    """Rolling max (or min) of the last ``window`` values, O(1) amortised (monotonic deque)."""
+
+    __slots__ = ("window", "is_max", "_vals", "_idx", "seen")
+
+    def __init__(self, window: int, is_max: bool) -> None:
+        self.window = window
+        self.is_max = is_max
+        self.clear()
+
+    def clear(self) -> None:
+        self._vals: list[float] = []
+        self._idx: list[int] = []
+        self.seen = 0
+
+    def push(self, x: float) -> float:
+        i = self.seen
+        if self._idx and self._idx[0] <= i - self.window:
+            del self._vals[0], self._idx[0]
+        while self._vals and ((self._vals[-1] <= x) if self.is_max else (self._vals[-1] >= x)):
+            self._vals.pop()
+            self._idx.pop()
+        self._vals.append(x)
+        self._idx.append(i)
+        self.seen = i + 1
+        return self._vals[0]
+
+
+class RollingSum:
+    """Sum of the last ``window`` values, recomputed exactly once per window."""
+
+    __slots__ = ("ring", "total")
+
+    def __init__(self, window: int) -> None:
+        self.ring = Ring(window)
+        self.total = 0.0
+
+    def clear(self) -> None:
+        self.ring.clear()
+        self.total = 0.0
+
+    def push(self, x: float) -> float:
+        r = self.ring
+        if r.count >= r.size:
+            self.total -= r.oldest()
+        self.total += x
+        r.push(x)
+        if r.pos == 0:
+            total = 0.0
+            for v in r.data:
+                total += v
+            self.total = total
+        return self.total
+
+
+class Moments:
+    """Rolling mean/variance from sums of ``x - K``, ``K`` re-anchored to the mean each window."""
+
+    __slots__ = ("ring", "shift", "s1", "s2")
+
+    def __init__(self, window: int) -> None:
+        self.ring = Ring(window)
+        self.clear()
+
+    def clear(self) -> None:
+        self.ring.clear()
+        self.shift = 0.0
+        self.s1 = 0.0
+        self.s2 = 0.0
+
+    def push(self, x: float) -> None:
+        r = self.ring
+        n = r.size
+        if r.count >= n:
+            d = r.oldest() - self.shift
+            self.s1 -= d
+            self.s2 -= d * d
+        d = x - self.shift
+        self.s1 += d
+        self.s2 += d * d
+        r.push(x)
+        if r.pos == 0:
+            shift = 0.0
+            for v in r.data:
+                shift += v
+            shift = shift / n
+            s1 = 0.0
+            s2 = 0.0
+            for v in r.data:
+                d = v - shift
+                s1 += d
+                s2 += d * d
+            self.shift, self.s1, self.s2 = shift, s1, s2
+
+    def variance(self) -> float:
+        n = float(self.ring.size)
+        mean_d = self.s1 / n
+        var = self.s2 / n - mean_d * mean_d
+        return var if var > 0.0 else 0.0
