@@ -1,0 +1,704 @@
+"""The simulated venue (backtests, paper trading) and its ExecutionClient.
+
+``SimVenue`` is synchronous (no asyncio) and keeps the venue's truth - balances, one net
+position per instrument, open orders, recent fills - which :meth:`SimVenue.snapshot` reports
+as a :class:`~titan.execution.client.VenueSnapshot`. Matching runs in the native core
+(``native.matching``, integer ticks and lots); this module turns its records into order events
+with exact ``Decimal`` money (:mod:`titan.execution.sim_account`).
+
+Loop contract (the runners rely on it). For each market event ``evt`` at time ``ts``::
+
+    clock.advance_to(ts)      # timers first, as the runner dispatches them
+    venue.on_market(evt)      # last prices / book; RESTING orders match this new data;
+                              # funding settles; fills go to the sink
+    kernel.on_market(evt)     # strategies may submit; SimExecutionClient.submit only QUEUES
+    venue.process(ts)         # commands whose latency has elapsed take effect
+
+Events reach the kernel synchronously through the ``sink`` given at construction (or set on
+``venue.sink``). ``submit``/``cancel`` never call the sink: they only queue, so a handler may
+submit from inside the sink. The live runner (paper mode) calls the same methods from its event
+loop. A command takes effect ``latency_ns`` after it was queued, in clock time, at the first
+``process(ts)`` with ``ts`` at or past that; its events carry that ``ts``.
+
+Fill models (``fill_model``):
+
+- ``bar_close``: a market order fills at once at the current price (the signal bar's close, the
+  last trade, the quote's ask/bid); so does a marketable limit. Resting orders see each later
+  bar as one price, its close.
+- ``next_open``: market orders (and marketable limits) wait for the next price: the next bar's
+  open, or the next trade/quote. Resting orders see each bar as open, then close.
+- ``ohlc``: like ``next_open``, and resting orders see each bar as the path open, the extreme
+  nearer the open (high on a tie), the other extreme, close: a limit or stop the path reaches
+  inside the bar fills at its price, one the bar *gaps* through fills at the open.
+- ``book``: L2 data (BookDelta, Quote) is replayed into a book; market orders walk it (one fill
+  per level, partial fills), limits join the queue at their level and fill as trades and
+  depletion pass their queue position (rules in ``native/reference/matching.py``).
+
+Liquidity on price paths is unlimited (a reached order fills completely). ``slippage_bps`` moves
+every taker fill against the taker (rounded to the tick, never past a limit). Fees are the
+instrument's maker/taker rates unless overridden, paid in the quote (spot) or settle currency.
+
+Checks, each an ``OrderRejected`` with its ``ErrorKind``: duplicate client id, unknown instrument,
+quantity off the lot or price off the tick, below the minimum quantity/notional, post-only that
+would cross, reduce-only that would increase or flip the position (INVALID_ORDER); no price yet
+for a market order (TEMPORARY); spot funds (quote to buy, base to sell, less what open orders
+hold) and derivatives margin (notional / leverage, less positions' and open orders' margin)
+(INSUFFICIENT_FUNDS). A resting reduce-only order is cut to the position when it fills.
+
+Funding (perpetuals): a ``FundingRate`` with ``ts_next`` 0 or not after ``ts_event`` is a
+settlement record - settled at ``ts_event``; one with a later ``ts_next`` announces the rate
+for that settlement, applied when market time reaches ``ts_next`` with the latest announced rate.
+The payment is ``-position x contract size x mark x rate`` (longs pay a positive rate), at the
+last ``MarkPrice`` (else the last price), as a ``FundingPaid`` event; each funding time is
+settled once. Liquidations are not simulated.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_CEILING, Decimal
+from enum import Enum
+
+import native
+from titan.core import events as ev
+from titan.core.clock import Clock
+from titan.core.instruments import Instrument, to_decimal
+from titan.execution.client import EventSink, VenueFill, VenueOrder, VenuePosition, VenueSnapshot
+from titan.execution.sim_account import ZERO, SimAccount
+
+_m = native.matching
+_BAR = ev.Bar
+_NEVER = 1 << 62
+_KIND = {
+    ev.OrderType.MARKET: _m.MARKET, ev.OrderType.LIMIT: _m.LIMIT,
+    ev.OrderType.STOP_MARKET: _m.STOP_MARKET, ev.OrderType.STOP_LIMIT: _m.STOP_LIMIT,
+}
+_E = ev.ErrorKind
+
+
+class FillModel(str, Enum):
+    BAR_CLOSE = "bar_close"
+    NEXT_OPEN = "next_open"
+    OHLC = "ohlc"
+    BOOK = "book"
+
+
+_PATH = {FillModel.BAR_CLOSE: _m.PATH_CLOSE, FillModel.NEXT_OPEN: _m.PATH_OPEN_CLOSE,
+         FillModel.OHLC: _m.PATH_OHLC, FillModel.BOOK: _m.PATH_OHLC}
+
+
+class _Market:
+    """One instrument at the venue: its matching core, fees, leverage, mark and funding."""
+
+    __slots__ = ("inst", "iid", "core", "tick", "lot", "maker_fee", "taker_fee", "leverage",
+                 "mark", "funding_rate", "funding_at", "funding_done")
+
+    def __init__(self, inst: Instrument, book: bool, maker: Decimal, taker: Decimal,
+                 leverage: Decimal) -> None:
+        self.inst = inst
+        self.iid = inst.id
+        self.tick = inst.tick_size
+        self.lot = inst.lot_size
+        self.core = _m.Matcher(float(inst.tick_size), float(inst.lot_size), book)
+        self.maker_fee = maker
+        self.taker_fee = taker
+        self.leverage = leverage
+        self.mark = 0.0
+        self.funding_rate = 0.0
+        self.funding_at = _NEVER
+        self.funding_done = -1
+
+
+class _Order:
+    """An order the venue accepted and has not closed."""
+
+    __slots__ = ("cmd", "m", "handle", "venue_order_id", "lots", "filled", "price_ticks",
+                 "side", "sign", "est_price", "ts")
+
+    def __init__(self, cmd: ev.SubmitOrder, m: _Market, handle: int, venue_order_id: str,
+                 lots: int, price_ticks: int, est_price: Decimal, ts: int) -> None:
+        self.cmd = cmd
+        self.m = m
+        self.handle = handle
+        self.venue_order_id = venue_order_id
+        self.lots = lots
+        self.filled = 0
+        self.price_ticks = price_ticks
+        self.side = cmd.side
+        self.sign = cmd.side.sign
+        self.est_price = est_price  # what funds/margin were held at
+        self.ts = ts
+
+
+class SimVenue:
+    """A simulated exchange account; see the module docstring for the loop contract."""
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        *,
+        clock: Clock,
+        balances: Mapping[str, Decimal | int | str] | None = None,
+        sink: EventSink | None = None,
+        venue: str | None = None,
+        fill_model: FillModel | str = FillModel.BAR_CLOSE,
+        latency_ns: int = 0,
+        slippage_bps: Decimal | float | str = 0,
+        maker_fee: Decimal | float | str | None = None,
+        taker_fee: Decimal | float | str | None = None,
+        leverage: Mapping[str, Decimal | float | int] | None = None,
+        default_leverage: Decimal | float | int = 1,
+        fills_kept: int = 1000,
+    ) -> None:
+        instruments = list(instruments)
+        if not instruments:
+            raise ValueError("instruments: at least one instrument is required")
+        venues = {i.venue for i in instruments}
+        if venue is None and len(venues) > 1:
+            raise ValueError(f"instruments: one venue per SimVenue, got {sorted(venues)}")
+        self.venue = venue or instruments[0].venue
+        try:
+            self.fill_model = FillModel(fill_model)
+        except ValueError:
+            names = ", ".join(f.value for f in FillModel)
+            raise ValueError(f"fill_model: expected one of {names}, got {fill_model!r}") from None
+        if latency_ns < 0:
+            raise ValueError(f"latency_ns: must be >= 0, got {latency_ns}")
+        self.latency_ns = int(latency_ns)
+        self.slippage_bps = _amount("slippage_bps", slippage_bps)
+        maker = None if maker_fee is None else _amount("maker_fee", maker_fee, signed=True)
+        taker = None if taker_fee is None else _amount("taker_fee", taker_fee, signed=True)
+        levs = {k: _amount(f"leverage[{k!r}]", v, positive=True) for k, v in (leverage or {}).items()}
+        default_lev = _amount("default_leverage", default_leverage, positive=True)
+        self.sink = sink
+        self.account = SimAccount(balances)
+        self._clock = clock
+        self._book = self.fill_model is FillModel.BOOK
+        self._path = _PATH[self.fill_model]
+        self._markets: dict[str, _Market] = {}
+        for inst in instruments:
+            self._markets[inst.id] = _Market(
+                inst, self._book,
+                inst.maker_fee if maker is None else maker,
+                inst.taker_fee if taker is None else taker,
+                levs.get(inst.id, default_lev),
+            )
+        unknown = set(levs) - set(self._markets)
+        if unknown:
+            raise ValueError(f"leverage: unknown instruments {sorted(unknown)}")
+        self._last: dict[str, ev.Data] = {}  # last Bar/Trade/Quote per instrument
+        self._queue: deque[tuple[int, ev.Command]] = deque()
+        self._open: dict[str, _Order] = {}
+        self._by_handle: dict[int, _Order] = {}
+        self._closed: set[str] = set()
+        self._fills: deque[VenueFill] = deque(maxlen=fills_kept)
+        self._seq = 0
+        self._trade_seq = 0
+        self._funding_due = _NEVER
+        self._watch = False  # True while anything rests or funding is pending
+        self.fill_count = 0
+
+    # ---- the loop contract -------------------------------------------------------------------
+
+    def on_market(self, evt: ev.Data) -> None:
+        """Apply one market event: update prices, match resting orders, settle funding."""
+        if evt.__class__ is _BAR:
+            self._last[evt.instrument_id] = evt
+            if self._watch:
+                self._on_bar(evt)
+            return
+        self._on_data(evt)
+
+    def process(self, ts: int) -> None:
+        """Let queued commands whose latency has elapsed by ``ts`` take effect."""
+        if self._queue:
+            self._process(ts)
+
+    def submit(self, cmd: ev.SubmitOrder) -> None:
+        """Queue an order; it takes effect ``latency_ns`` from now at a later ``process``."""
+        self._queue.append((self._clock.now_ns() + self.latency_ns, cmd))
+
+    def cancel(self, cmd: ev.CancelOrder) -> None:
+        self._queue.append((self._clock.now_ns() + self.latency_ns, cmd))
+
+    def cancel_all(self, cmd: ev.CancelAllOrders) -> None:
+        self._queue.append((self._clock.now_ns() + self.latency_ns, cmd))
+
+    def set_leverage(self, iid: str, leverage: Decimal | float | int) -> None:
+        self._market(iid).leverage = _amount("leverage", leverage, positive=True)
+
+    def snapshot(self) -> VenueSnapshot:
+        orders = tuple(
+            VenueOrder(
+                client_order_id=o.cmd.client_order_id, venue_order_id=o.venue_order_id,
+                instrument_id=o.m.iid, side=o.side, order_type=o.cmd.order_type,
+                quantity=o.cmd.quantity, filled_qty=o.filled * o.m.lot, price=o.cmd.price,
+                reduce_only=o.cmd.reduce_only, ts_event=o.ts,
+            )
+            for o in self._open.values()
+        )
+        positions = tuple(
+            VenuePosition(instrument_id=iid, quantity=h.quantity, avg_price=h.avg_price)
+            for iid, h in self.account.holdings.items()
+            if h.quantity != 0 and not self._markets[iid].inst.is_spot
+        )
+        return VenueSnapshot(
+            venue=self.venue, ts=self._clock.now_ns(), open_orders=orders, positions=positions,
+            balances=dict(self.account.balances), fills=tuple(self._fills),
+        )
+
+    # ---- queries -----------------------------------------------------------------------------
+
+    def position(self, iid: str) -> Decimal:
+        return self.account.position(iid)
+
+    def balance(self, currency: str) -> Decimal:
+        return self.account.balance(currency)
+
+    def open_orders(self) -> list[str]:
+        return list(self._open)
+
+    def matcher(self, iid: str):
+        """The native matching core of one instrument (book depth, queue positions)."""
+        return self._market(iid).core
+
+    # ---- market data -------------------------------------------------------------------------
+
+    def _on_bar(self, bar: ev.Bar) -> None:
+        if self._funding_due <= bar.ts_event:  # funding first: it is owed on the earlier position
+            self._settle_due(bar.ts_event)
+        m = self._markets.get(bar.instrument_id)
+        if m is not None and bar.closed and len(m.core):
+            if m.core.on_bar(bar.open, bar.high, bar.low, bar.close, self._path):
+                self._drain(m, bar.ts_event)
+
+    def _on_data(self, evt: ev.Data) -> None:
+        if self._funding_due <= evt.ts_event:
+            self._settle_due(evt.ts_event)
+        cls = evt.__class__
+        m = self._markets.get(evt.instrument_id)
+        if cls is ev.Trade:
+            self._last[evt.instrument_id] = evt
+            if m is not None and len(m.core):
+                if m.core.on_trade(evt.price, evt.size, evt.aggressor.sign):
+                    self._drain(m, evt.ts_event)
+        elif cls is ev.Quote:
+            self._last[evt.instrument_id] = evt
+            if m is not None and (self._book or len(m.core)):
+                if m.core.on_quote(evt.bid, evt.bid_size, evt.ask, evt.ask_size):
+                    self._drain(m, evt.ts_event)
+        elif cls is ev.BookDelta:
+            if m is not None and self._book:
+                if m.core.apply_delta(evt.bids, evt.asks, evt.is_snapshot):
+                    self._drain(m, evt.ts_event)
+        elif cls is ev.MarkPrice:
+            if m is not None:
+                m.mark = evt.mark
+        elif cls is ev.FundingRate:
+            if m is not None and not m.inst.is_spot:
+                self._on_funding_rate(m, evt)
+
+    def _on_funding_rate(self, m: _Market, evt: ev.FundingRate) -> None:
+        if evt.ts_next <= evt.ts_event:
+            self._settle(m, evt.rate, evt.ts_event)
+            return
+        m.funding_rate = evt.rate
+        m.funding_at = evt.ts_next
+        self._funding_due = min(self._funding_due, evt.ts_next)
+        self._watch = True
+
+    def _settle_due(self, ts: int) -> None:
+        due = _NEVER
+        for m in self._markets.values():
+            if m.funding_at <= ts:
+                at = m.funding_at
+                m.funding_at = _NEVER
+                self._settle(m, m.funding_rate, at)
+            due = min(due, m.funding_at)
+        self._funding_due = due
+        self._refresh_watch()
+
+    def _settle(self, m: _Market, rate: float, at: int) -> None:
+        if at <= m.funding_done:
+            return  # this funding time was settled already
+        m.funding_done = at
+        qty = self.account.position(m.iid)
+        if qty == 0:
+            return
+        mark = m.mark or self._last_price(m)
+        if not mark:
+            return
+        r = to_decimal(rate)
+        amount = -qty * m.inst.contract_size * to_decimal(mark) * r
+        self.account.fund(m.inst, amount)
+        self._emit(ev.FundingPaid(
+            ts_event=at, ts_init=at, instrument_id=m.iid, phase="", rate=r, amount=amount,
+            currency=m.inst.settle_currency,
+        ))
+
+    def _last_price(self, m: _Market) -> float:
+        evt = self._last.get(m.iid)
+        if evt is None:
+            b, a = m.core.ref_bid(), m.core.ref_ask()
+            return (b + a) / 2 * float(m.tick) if b > 0 and a > 0 else 0.0
+        bid, ask = _prices(evt)
+        return bid if bid == ask else (bid + ask) / 2
+
+    # ---- commands ----------------------------------------------------------------------------
+
+    def _process(self, ts: int) -> None:
+        q = self._queue
+        while q and q[0][0] <= ts:
+            _, cmd = q.popleft()
+            cls = cmd.__class__
+            if cls is ev.SubmitOrder:
+                self._submit(cmd, ts)
+            elif cls is ev.CancelOrder:
+                self._cancel(cmd, ts)
+            elif cls is ev.CancelAllOrders:
+                for o in list(self._open.values()):
+                    if not cmd.instrument_id or o.m.iid == cmd.instrument_id:
+                        self._close_canceled(o, ts, cmd.reason or "cancel all")
+        self._refresh_watch()
+
+    def _cancel(self, cmd: ev.CancelOrder, ts: int) -> None:
+        o = self._open.get(cmd.client_order_id)
+        if o is not None:
+            self._close_canceled(o, ts, cmd.reason)
+            return
+        known = cmd.client_order_id in self._closed
+        self._emit(ev.OrderCancelRejected(
+            ts_event=ts, ts_init=ts, client_order_id=cmd.client_order_id,
+            reason="order already closed" if known else "unknown order", kind=_E.NOT_FOUND,
+        ))
+
+    def _close_canceled(self, o: _Order, ts: int, reason: str) -> None:
+        o.m.core.cancel(o.handle)
+        self._close(o)
+        self._emit(ev.OrderCanceled(ts_event=ts, ts_init=ts,
+                                    client_order_id=o.cmd.client_order_id, reason=reason))
+
+    def _reject(self, cmd: ev.SubmitOrder, ts: int, kind: ev.ErrorKind, reason: str) -> None:
+        self._closed.add(cmd.client_order_id)
+        self._emit(ev.OrderRejected(ts_event=ts, ts_init=ts, client_order_id=cmd.client_order_id,
+                                    reason=reason, kind=kind))
+
+    def _submit(self, cmd: ev.SubmitOrder, ts: int) -> None:
+        cid = cmd.client_order_id
+        if cid in self._open or cid in self._closed:
+            # not recorded as closed again: the first order with this id is untouched
+            self._emit(ev.OrderRejected(ts_event=ts, ts_init=ts, client_order_id=cid,
+                                        reason=f"duplicate client order id {cid}",
+                                        kind=_E.INVALID_ORDER))
+            return
+        m = self._markets.get(cmd.instrument_id)
+        if m is None:
+            return self._reject(cmd, ts, _E.INVALID_ORDER, f"unknown instrument {cmd.instrument_id}")
+        problem = self._invalid(cmd, m)
+        if problem:
+            return self._reject(cmd, ts, _E.INVALID_ORDER, problem)
+        has_ref = self._sync_ref(m)
+        core = m.core
+        bid, ask = (core.ref_bid(), core.ref_ask()) if has_ref else (-1, -1)
+        sign = cmd.side.sign
+        price_ticks = _ticks(cmd.price, m.tick) if cmd.price is not None else 0
+        kind = _KIND[cmd.order_type]
+        if kind == _m.MARKET:
+            ref = ask if sign > 0 else bid
+            if ref <= 0:
+                return self._reject(cmd, ts, _E.TEMPORARY, f"no market price yet for {m.iid}")
+            est = self._slipped(Decimal(ref) * m.tick, sign, m)
+        elif kind == _m.STOP_MARKET:
+            est = self._slipped(cmd.trigger_price, sign, m)
+        else:
+            est = cmd.price
+        marketable = kind == _m.LIMIT and (
+            (ask > 0 and price_ticks >= ask) if sign > 0 else (bid > 0 and price_ticks <= bid))
+        lots = int(cmd.quantity / m.lot)
+        notional_problem = m.inst.check_order(cmd.quantity, est)
+        if notional_problem:
+            return self._reject(cmd, ts, _E.INVALID_ORDER, notional_problem)
+        if cmd.post_only and marketable:
+            return self._reject(cmd, ts, _E.INVALID_ORDER,
+                                f"post-only {cmd.side.value} at {cmd.price} would take liquidity")
+        if cmd.reduce_only:
+            pos = self.account.position(m.iid)
+            if pos * sign >= 0:
+                return self._reject(cmd, ts, _E.INVALID_ORDER,
+                                    f"reduce-only {cmd.side.value} would increase the position {pos}")
+            if cmd.quantity > abs(pos):
+                return self._reject(cmd, ts, _E.INVALID_ORDER,
+                                    f"reduce-only {cmd.quantity} would flip the position {pos}")
+        short = self._shortfall(m, cmd, est)
+        if short:
+            return self._reject(cmd, ts, _E.INSUFFICIENT_FUNDS, short)
+        self._seq += 1
+        o = _Order(cmd, m, self._seq, f"{self.venue}-{self._seq}", lots, price_ticks, est, ts)
+        self._open[cid] = o
+        self._by_handle[o.handle] = o
+        self._emit(ev.OrderAccepted(ts_event=ts, ts_init=ts, client_order_id=cid,
+                                    venue_order_id=o.venue_order_id))
+        self._execute(o, kind, marketable, ts)
+
+    def _execute(self, o: _Order, kind: int, marketable: bool, ts: int) -> None:
+        cmd, core = o.cmd, o.m.core
+        tif = cmd.time_in_force
+        immediate = self.fill_model is FillModel.BAR_CLOSE or self._book
+        if kind in (_m.STOP_MARKET, _m.STOP_LIMIT):
+            trigger = _ticks(cmd.trigger_price, o.m.tick)
+            core.add(o.handle, o.sign, kind, o.price_ticks, trigger, o.lots)
+            return
+        if not immediate:
+            core.add(o.handle, o.sign, kind, o.price_ticks, 0, o.lots,
+                     marketable or kind == _m.MARKET, tif is not ev.TimeInForce.GTC)
+            return
+        if kind == _m.MARKET or marketable:
+            core.take(o.handle, o.sign, o.lots, o.price_ticks, tif is ev.TimeInForce.FOK)
+            self._drain(o.m, ts)
+            if o.cmd.client_order_id not in self._open:
+                return
+        left = o.lots - o.filled
+        if kind == _m.MARKET or tif is not ev.TimeInForce.GTC:
+            self._expire(o, ts, "no liquidity left" if kind == _m.MARKET else f"{tif.value}: rest not filled")
+        elif left > 0:
+            core.add(o.handle, o.sign, kind, o.price_ticks, 0, left)
+
+    def _invalid(self, cmd: ev.SubmitOrder, m: _Market) -> str | None:
+        """Why the order's numbers are wrong for the instrument, or None."""
+        if cmd.quantity <= 0 or cmd.quantity % m.lot:
+            return f"quantity {cmd.quantity} is not a positive multiple of the lot {m.lot}"
+        t = cmd.order_type
+        if t in (ev.OrderType.LIMIT, ev.OrderType.STOP_LIMIT):
+            if cmd.price is None or cmd.price <= 0:
+                return f"{t.value} order needs a positive price, got {cmd.price}"
+            if cmd.price % m.tick:
+                return f"price {cmd.price} is not on the tick {m.tick}"
+        if t in (ev.OrderType.STOP_MARKET, ev.OrderType.STOP_LIMIT):
+            if cmd.trigger_price is None or cmd.trigger_price <= 0:
+                return f"{t.value} order needs a positive trigger price, got {cmd.trigger_price}"
+            if cmd.trigger_price % m.tick:
+                return f"trigger price {cmd.trigger_price} is not on the tick {m.tick}"
+        if cmd.post_only and t is not ev.OrderType.LIMIT:
+            return f"post-only needs a limit order, got {t.value}"
+        return None
+
+    def _shortfall(self, m: _Market, cmd: ev.SubmitOrder, est: Decimal) -> str | None:
+        """Why the account cannot carry the order, or None."""
+        inst = m.inst
+        qty = cmd.quantity * inst.contract_size
+        if inst.is_spot:
+            if cmd.side is ev.Side.BUY:
+                need = qty * est * (1 + max(m.taker_fee, m.maker_fee, ZERO))
+                free = self.account.balance(inst.quote) - self._held(inst.quote)
+                ccy = inst.quote
+            else:
+                need = qty
+                free = self.account.balance(inst.base) - self._held(inst.base)
+                ccy = inst.base
+        else:
+            pos = self.account.position(m.iid)
+            grows = cmd.quantity if pos * cmd.side.sign >= 0 else max(ZERO, cmd.quantity - abs(pos))
+            if cmd.reduce_only or grows == 0:
+                return None
+            ccy = inst.settle_currency
+            need = grows * inst.contract_size * est / m.leverage
+            free = self.account.balance(ccy) - self._held(ccy)
+        if need > free:
+            return f"insufficient {ccy}: order needs {need}, {max(free, ZERO)} available"
+        return None
+
+    def _held(self, currency: str) -> Decimal:
+        """What open orders and (derivative) positions hold of ``currency``."""
+        held = ZERO
+        for o in self._open.values():
+            inst = o.m.inst
+            left = (o.lots - o.filled) * o.m.lot * inst.contract_size
+            if inst.is_spot:
+                if o.side is ev.Side.BUY and inst.quote == currency:
+                    held += left * o.est_price * (1 + max(o.m.taker_fee, o.m.maker_fee, ZERO))
+                elif o.side is ev.Side.SELL and inst.base == currency:
+                    held += left
+            elif inst.settle_currency == currency and not o.cmd.reduce_only:
+                held += left * o.est_price / o.m.leverage
+        for iid, h in self.account.holdings.items():
+            m = self._markets[iid]
+            if h.quantity and not m.inst.is_spot and m.inst.settle_currency == currency:
+                held += abs(h.quantity) * m.inst.contract_size * h.avg_price / m.leverage
+        return held
+
+    # ---- records from the core -----------------------------------------------------------------
+
+    def _drain(self, m: _Market, ts: int) -> None:
+        by_handle = self._by_handle
+        for code, handle, lots, price, maker in m.core.drain():
+            o = by_handle.get(handle)
+            if o is None:
+                continue
+            if code == _m.FILL:
+                self._fill(o, lots, price, maker, ts)
+            elif code == _m.TRIGGER:
+                self._emit(ev.OrderTriggered(ts_event=ts, ts_init=ts,
+                                             client_order_id=o.cmd.client_order_id))
+            else:
+                self._expire(o, ts, "not filled on its first chance"
+                             if o.cmd.order_type is not ev.OrderType.STOP_MARKET
+                             else "no liquidity for the triggered stop")
+        self._refresh_watch()
+
+    def _fill(self, o: _Order, lots: int, price_ticks: int, maker: bool, ts: int) -> None:
+        m = o.m
+        if not maker and self.slippage_bps:
+            price_ticks = self._slip_ticks(price_ticks, o)
+        price = Decimal(price_ticks) * m.tick
+        lots, why = self._cap(o, lots, price)
+        if lots > 0:
+            qty = Decimal(lots) * m.lot
+            inst = m.inst
+            fee = qty * price * inst.contract_size * (m.maker_fee if maker else m.taker_fee)
+            fee_ccy = inst.quote if inst.is_spot else inst.settle_currency
+            self.account.fill(inst, qty * o.sign, price, fee, fee_ccy)
+            o.filled += lots
+            self._trade_seq += 1
+            self.fill_count += 1
+            trade_id = f"{self.venue}-t{self._trade_seq}"
+            liq = ev.Liquidity.MAKER if maker else ev.Liquidity.TAKER
+            cid = o.cmd.client_order_id
+            self._fills.append(VenueFill(
+                client_order_id=cid, venue_order_id=o.venue_order_id, trade_id=trade_id,
+                instrument_id=m.iid, side=o.side, quantity=qty, price=price, fee=fee,
+                fee_currency=fee_ccy, liquidity=liq, ts_event=ts,
+            ))
+            if o.filled >= o.lots:
+                self._close(o)
+            self._emit(ev.OrderFilled(
+                ts_event=ts, ts_init=ts, client_order_id=cid, venue_order_id=o.venue_order_id,
+                trade_id=trade_id, instrument_id=m.iid, side=o.side, last_qty=qty,
+                last_price=price, fee=fee, fee_currency=fee_ccy, liquidity=liq,
+            ))
+        if why and o.cmd.client_order_id in self._open:
+            self._close_canceled(o, ts, why)
+
+    def _cap(self, o: _Order, lots: int, price: Decimal) -> tuple[int, str]:
+        """Cut a fill to what reduce-only and spot balances allow; the reason if cut."""
+        m, inst = o.m, o.m.inst
+        if o.cmd.reduce_only:
+            pos = self.account.position(m.iid)
+            room = int(abs(pos) / m.lot) if pos * o.sign < 0 else 0
+            if lots > room:
+                return room, "reduce-only: the position is smaller than the order"
+        if inst.is_spot:
+            cs = inst.contract_size
+            if o.sign > 0:
+                rate = max(m.taker_fee, m.maker_fee, ZERO)
+                cash = self.account.balance(inst.quote)
+                per_lot = m.lot * cs * price * (1 + rate)
+                room = int(cash / per_lot) if per_lot > 0 else lots
+            else:
+                room = int(self.account.balance(inst.base) / (m.lot * cs))
+            if lots > room:
+                return max(room, 0), f"insufficient {inst.quote if o.sign > 0 else inst.base}"
+        return lots, ""
+
+    def _expire(self, o: _Order, ts: int, reason: str) -> None:
+        o.m.core.cancel(o.handle)
+        self._close(o)
+        self._emit(ev.OrderExpired(ts_event=ts, ts_init=ts, client_order_id=o.cmd.client_order_id,
+                                   reason=reason))
+
+    def _close(self, o: _Order) -> None:
+        cid = o.cmd.client_order_id
+        self._open.pop(cid, None)
+        self._by_handle.pop(o.handle, None)
+        self._closed.add(cid)
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _refresh_watch(self) -> None:
+        self._watch = self._funding_due < _NEVER or bool(self._by_handle)
+
+    def _sync_ref(self, m: _Market) -> bool:
+        """Load the last price into the core; False if the instrument has none yet."""
+        evt = self._last.get(m.iid)
+        if evt is not None:
+            bid, ask = _prices(evt)
+            m.core.set_last(bid, ask)
+            return True
+        return m.core.ref_bid() > 0 or m.core.ref_ask() > 0
+
+    def _slipped(self, price: Decimal, sign: int, m: _Market) -> Decimal:
+        if not self.slippage_bps:
+            return price
+        return price * (1 + sign * self.slippage_bps / 10_000)
+
+    def _slip_ticks(self, ticks: int, o: _Order) -> int:
+        move = int((Decimal(ticks) * self.slippage_bps / 10_000).to_integral_value(ROUND_CEILING))
+        out = ticks + o.sign * move
+        if o.price_ticks > 0:  # never past the limit
+            out = min(out, o.price_ticks) if o.sign > 0 else max(out, o.price_ticks)
+        return max(out, 1)
+
+    def _market(self, iid: str) -> _Market:
+        m = self._markets.get(iid)
+        if m is None:
+            raise KeyError(f"unknown instrument {iid!r} at venue {self.venue}")
+        return m
+
+    def _emit(self, event: ev.Message) -> None:
+        sink = self.sink
+        if sink is None:
+            raise RuntimeError(f"SimVenue {self.venue}: no sink attached for {type(event).__name__}")
+        sink(event)
+
+
+class SimExecutionClient:
+    """The ExecutionClient for a :class:`SimVenue`: submit/cancel queue, events go to the sink."""
+
+    def __init__(self, sim: SimVenue, sink: EventSink | None = None) -> None:
+        self.sim = sim
+        self.venue = sim.venue
+        if sink is not None:
+            sim.sink = sink
+
+    async def start(self) -> None:
+        """Nothing to connect: the simulated venue lives in this process."""
+
+    async def stop(self) -> None:
+        """Nothing to close."""
+
+    def submit(self, cmd: ev.SubmitOrder) -> None:
+        self.sim.submit(cmd)
+
+    def cancel(self, cmd: ev.CancelOrder) -> None:
+        self.sim.cancel(cmd)
+
+    def cancel_all(self, cmd: ev.CancelAllOrders) -> None:
+        self.sim.cancel_all(cmd)
+
+    async def snapshot(self) -> VenueSnapshot:
+        return self.sim.snapshot()
+
+
+def _prices(evt: ev.Data) -> tuple[float, float]:
+    """(bid, ask) a Bar, Trade or Quote implies."""
+    cls = evt.__class__
+    if cls is _BAR:
+        return evt.close, evt.close
+    if cls is ev.Trade:
+        return evt.price, evt.price
+    return evt.bid, evt.ask
+
+
+def _ticks(price: Decimal, tick: Decimal) -> int:
+    return int(price / tick)
+
+
+def _amount(name: str, value, *, signed: bool = False, positive: bool = False) -> Decimal:
+    try:
+        d = to_decimal(value)
+    except (ArithmeticError, ValueError, TypeError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not d.is_finite() or (positive and d <= 0) or (not signed and not positive and d < 0):
+        need = "> 0" if positive else ">= 0" if not signed else "finite"
+        raise ValueError(f"{name}: must be {need}, got {value!r}")
+    return d
