@@ -55,3 +55,30 @@ cdef inline object series_like(str name, object values, Py_ssize_t n):
 
 cdef inline object nan_array(Py_ssize_t n):
     return np.full(n, np.nan)
+
+
+cdef inline int check_high_low(const double[::1] high, const double[::1] low) except -1:
+    """Every bar must have ``low <= high``."""
+    cdef Py_ssize_t i
+    for i in range(high.shape[0]):
+        if low[i] > high[i]:
+            raise ValueError(f"low: {low[i]!r} above high {high[i]!r} at index {i}")
+    return 0
+
+
+cdef inline int check_bar(double high, double low) except -1:
+    """One streaming bar: finite, ``low <= high``."""
+    if not isfinite(high):
+        raise ValueError(f"high: non-finite value {high!r}")
+    if not isfinite(low):
+        raise ValueError(f"low: non-finite value {low!r}")
+    if low > high:
+        raise ValueError(f"low: {low!r} above high {high!r}")
+    return 0
+
+
+cdef inline int check_length(str name, Py_ssize_t n, long need, str rule) except -1:
+    """The data must cover the indicator's warm-up (``rule`` says how ``need`` is counted)."""
+    if n < need:
+        raise ValueError(f"{name}: {n} points, fewer than the {need} needed ({rule})")
+    return 0

@@ -168,32 +168,35 @@ cdef inline double rsum_push(RollingSum* s, double x) noexcept nogil:
 
 cdef struct Moments:
     Ring ring
-    double shift         # K: sums are of (x - K), K re-anchored to the window mean
+    double total         # SMA running sum (native._average.SMA arithmetic)
+    double mean          # SMA of the window (NaN until full)
+    double shift         # K: the sums below are of (x - K), K re-anchored to the window mean
     double s1            # sum of (x - K) over the window
     double s2            # sum of (x - K)^2 over the window
 
 
 cdef inline int moments_init(Moments* m, Py_ssize_t window) except -1:
     ring_init(&m.ring, window)
-    m.shift = 0.0
-    m.s1 = 0.0
-    m.s2 = 0.0
+    moments_clear(m)
     return 0
 
 
 cdef inline void moments_clear(Moments* m) noexcept nogil:
     ring_clear(&m.ring)
+    m.total = 0.0
+    m.mean = NAN
     m.shift = 0.0
     m.s1 = 0.0
     m.s2 = 0.0
 
 
 cdef inline void moments_push(Moments* m, double x) noexcept nogil:
-    """Add ``x`` to the window (dropping the oldest once full).
+    """Add ``x`` to the window (dropping the oldest once full); update ``mean``.
 
-    Sums of ``x - K`` with ``K`` near the mean avoid the cancellation of ``E[x^2] - E[x]^2``;
-    every ``window`` pushes ``K`` moves to the current mean and both sums are recomputed
-    (two-pass), so rounding drift is bounded by one window.
+    ``mean`` is exactly ``native._average.SMA``. The variance uses sums of ``x - K`` with
+    ``K`` near the mean, which avoids the cancellation of ``E[x^2] - E[x]^2`` (TA-Lib's
+    method); every ``window`` pushes ``K`` moves to the current mean and the sums are
+    recomputed two-pass, so rounding drift is bounded by one window.
     """
     cdef Ring* r = &m.ring
     cdef double d
@@ -205,18 +208,22 @@ cdef inline void moments_push(Moments* m, double x) noexcept nogil:
     d = x - m.shift
     m.s1 += d
     m.s2 += d * d
+    m.total += x
     ring_push(r, x)
     if r.pos == 0:
-        m.shift = 0.0
+        m.total = 0.0
         for j in range(n):
-            m.shift += r.data[j]
-        m.shift = m.shift / n
+            m.total += r.data[j]
+        m.shift = m.total / n
         m.s1 = 0.0
         m.s2 = 0.0
         for j in range(n):
             d = r.data[j] - m.shift
             m.s1 += d
             m.s2 += d * d
+    if r.count >= n:
+        m.mean = m.total / n
+        m.total -= ring_oldest(r)
 
 
 cdef inline double moments_variance(Moments* m) noexcept nogil:
@@ -225,3 +232,68 @@ cdef inline double moments_variance(Moments* m) noexcept nogil:
     cdef double mean_d = m.s1 / n
     cdef double var = m.s2 / n - mean_d * mean_d
     return var if var > 0.0 else 0.0
+
+
+# ---- EMA and SMA steps (the arithmetic of native._average, for kernels that chain them) ------
+
+cdef struct EmaState:
+    double value
+    double seed_sum
+    double alpha
+    long period
+    long count
+
+
+cdef inline void ema_init(EmaState* e, long period) noexcept nogil:
+    e.period = period
+    e.alpha = 2.0 / (period + 1.0)
+    e.value = NAN
+    e.seed_sum = 0.0
+    e.count = 0
+
+
+cdef inline double ema_step(EmaState* e, double x) noexcept nogil:
+    """TA-Lib EMA: NaN until ``period`` values, seeded with their mean."""
+    e.count += 1
+    if e.count > e.period:
+        e.value = e.value + e.alpha * (x - e.value)
+    else:
+        e.seed_sum += x
+        if e.count == e.period:
+            e.value = e.seed_sum / e.period
+    return e.value
+
+
+cdef struct SmaState:
+    Ring ring
+    double total
+    double value
+
+
+cdef inline int sma_init(SmaState* s, long period) except -1:
+    ring_init(&s.ring, period)
+    s.total = 0.0
+    s.value = NAN
+    return 0
+
+
+cdef inline void sma_clear(SmaState* s) noexcept nogil:
+    ring_clear(&s.ring)
+    s.total = 0.0
+    s.value = NAN
+
+
+cdef inline double sma_step(SmaState* s, double x) noexcept nogil:
+    """TA-Lib running-sum SMA, re-summed once per window (as ``native._average.SMA``)."""
+    cdef Ring* r = &s.ring
+    cdef Py_ssize_t j
+    s.total += x
+    ring_push(r, x)
+    if r.count >= r.size:
+        if r.pos == 0:
+            s.total = 0.0
+            for j in range(r.size):
+                s.total += r.data[j]
+        s.value = s.total / r.size
+        s.total -= ring_oldest(r)
+    return s.value

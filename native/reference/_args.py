@@ -49,3 +49,26 @@ def series_like(name: str, values, n: int) -> np.ndarray:
 
 finite = _validate.finite
 series = _validate.series
+
+
+def high_low(high: np.ndarray, low: np.ndarray) -> None:
+    """Every bar must have ``low <= high``."""
+    bad = np.flatnonzero(low > high)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"low: {float(low[i])!r} above high {float(high[i])!r} at index {i}")
+
+
+def bar(high: float, low: float) -> tuple[float, float]:
+    """One streaming bar: finite, ``low <= high``."""
+    high = finite("high", high)
+    low = finite("low", low)
+    if low > high:
+        raise ValueError(f"low: {low!r} above high {high!r}")
+    return high, low
+
+
+def length(name: str, n: int, need: int, rule: str) -> None:
+    """The data must cover the indicator's warm-up (``rule`` says how ``need`` is counted)."""
+    if n < need:
+        raise ValueError(f"{name}: {n} points, fewer than the {need} needed ({rule})")

@@ -6,6 +6,8 @@ to the last bit.
 
 from __future__ import annotations
 
+import math
+
 
 class Ring:
     """The last ``size`` values."""
@@ -89,9 +91,10 @@ class RollingSum:
 
 
 class Moments:
-    """Rolling mean/variance from sums of ``x - K``, ``K`` re-anchored to the mean each window."""
+    """Rolling SMA and variance; the variance from sums of ``x - K``, ``K`` re-anchored to the
+    window mean once per window."""
 
-    __slots__ = ("ring", "shift", "s1", "s2")
+    __slots__ = ("ring", "total", "mean", "shift", "s1", "s2")
 
     def __init__(self, window: int) -> None:
         self.ring = Ring(window)
@@ -99,6 +102,8 @@ class Moments:
 
     def clear(self) -> None:
         self.ring.clear()
+        self.total = 0.0
+        self.mean = math.nan
         self.shift = 0.0
         self.s1 = 0.0
         self.s2 = 0.0
@@ -113,22 +118,81 @@ class Moments:
         d = x - self.shift
         self.s1 += d
         self.s2 += d * d
+        self.total += x
         r.push(x)
         if r.pos == 0:
-            shift = 0.0
+            total = 0.0
             for v in r.data:
-                shift += v
-            shift = shift / n
+                total += v
+            shift = total / n
             s1 = 0.0
             s2 = 0.0
             for v in r.data:
                 d = v - shift
                 s1 += d
                 s2 += d * d
-            self.shift, self.s1, self.s2 = shift, s1, s2
+            self.total, self.shift, self.s1, self.s2 = total, shift, s1, s2
+        if r.count >= n:
+            self.mean = self.total / n
+            self.total -= r.oldest()
 
     def variance(self) -> float:
         n = float(self.ring.size)
         mean_d = self.s1 / n
         var = self.s2 / n - mean_d * mean_d
         return var if var > 0.0 else 0.0
+
+
+class EmaStep:
+    """TA-Lib EMA step (as ``native.reference.average.EMA`` without input checks)."""
+
+    __slots__ = ("period", "alpha", "value", "seed_sum", "count")
+
+    def __init__(self, period: int) -> None:
+        self.period = period
+        self.alpha = 2.0 / (period + 1.0)
+        self.clear()
+
+    def clear(self) -> None:
+        self.value = math.nan
+        self.seed_sum = 0.0
+        self.count = 0
+
+    def push(self, x: float) -> float:
+        self.count += 1
+        if self.count > self.period:
+            self.value = self.value + self.alpha * (x - self.value)
+        else:
+            self.seed_sum += x
+            if self.count == self.period:
+                self.value = self.seed_sum / self.period
+        return self.value
+
+
+class SmaStep:
+    """TA-Lib running-sum SMA re-summed once per window (as ``average.SMA``, no checks)."""
+
+    __slots__ = ("ring", "total", "value")
+
+    def __init__(self, period: int) -> None:
+        self.ring = Ring(period)
+        self.clear()
+
+    def clear(self) -> None:
+        self.ring.clear()
+        self.total = 0.0
+        self.value = math.nan
+
+    def push(self, x: float) -> float:
+        r = self.ring
+        self.total += x
+        r.push(x)
+        if r.count >= r.size:
+            if r.pos == 0:
+                total = 0.0
+                for v in r.data:
+                    total += v
+                self.total = total
+            self.value = self.total / r.size
+            self.total -= r.oldest()
+        return self.value
