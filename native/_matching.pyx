@@ -759,7 +759,7 @@ cdef class Matcher:
             return 0
         for i in range(self._n):
             o = &self._orders[i]
-            if o.kind == K_LIMIT and o.remaining > 0 and (
+            if o.side == side and o.kind == K_LIMIT and o.remaining > 0 and (
                     o.price >= best if side == 1 else o.price <= best):
                 self._hits[nh].dist = -o.price * side
                 self._hits[nh].seq = o.seq

@@ -466,8 +466,8 @@ class Matcher:
         best = opp.best()
         if best == NONE:
             return
-        crossed = [o for o in self._orders if o.kind == LIMIT and o.remaining > 0
-                   and (o.price >= best if side == BUY else o.price <= best)]
+        crossed = [o for o in self._orders if o.side == side and o.kind == LIMIT
+                   and o.remaining > 0 and (o.price >= best if side == BUY else o.price <= best)]
         if not crossed:
             return
         crossed.sort(key=lambda o: (-o.price * side, o.seq))
