@@ -45,9 +45,10 @@ for a market order (TEMPORARY); spot funds (quote to buy, base to sell, less wha
 hold) and derivatives margin (notional / leverage, less positions' and open orders' margin)
 (INSUFFICIENT_FUNDS). A resting reduce-only order is cut to the position when it fills.
 
-Funding (perpetuals): a ``FundingRate`` with ``ts_next`` 0 or not after ``ts_event`` is a
-settlement record - settled at ``ts_event``; one with a later ``ts_next`` announces the rate
-for that settlement, applied when market time reaches ``ts_next`` with the latest announced rate.
+Funding (perpetuals): a ``FundingRate`` with ``ts_next`` 0 is a settlement record (recorded
+history: the rate was settled at ``ts_event``); one with ``ts_next`` set announces the rate for
+the settlement at ``ts_next`` (live tickers), applied when market time reaches ``ts_next`` with
+the latest announced rate.
 The payment is ``-position x contract size x mark x rate`` (longs pay a positive rate), at the
 last ``MarkPrice`` (else the last price), as a ``FundingPaid`` event; each funding time is
 settled once. Liquidations are not simulated.
@@ -300,8 +301,13 @@ class SimVenue:
                 self._on_funding_rate(m, evt)
 
     def _on_funding_rate(self, m: _Market, evt: ev.FundingRate) -> None:
-        if evt.ts_next <= evt.ts_event:
+        if evt.ts_next <= 0:  # a recorded settlement
             self._settle(m, evt.rate, evt.ts_event)
+            return
+        if evt.ts_next <= m.funding_done:
+            return  # announces a settlement that already happened
+        if evt.ts_next <= evt.ts_event:  # we learn of it late: settle now, at its time
+            self._settle(m, evt.rate, evt.ts_next)
             return
         m.funding_rate = evt.rate
         m.funding_at = evt.ts_next
