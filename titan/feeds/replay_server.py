@@ -55,6 +55,7 @@ class FaultPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     disconnect_every: int = 0  # close every client connection after N frames
     silence_every: int = 0  # after N frames, send nothing for silence_s seconds
     silence_s: float = 0.0
+    ignore_pings: bool = False  # answer no ping (websocket or Bybit JSON): a dead-but-open socket
 
 
 class _Client:
@@ -233,7 +234,8 @@ class ReplayServer:
                     await self._on_request(client, msg.data)
                     self._update_subscribed()
                 elif msg.type is WSMsgType.PING:
-                    await ws.pong(msg.data)
+                    if not self.faults.ignore_pings:
+                        await ws.pong(msg.data)
                 elif msg.type is WSMsgType.PONG:
                     self.pongs += 1
         finally:
@@ -294,8 +296,9 @@ class ReplayServer:
         if rid is not None:
             reply["req_id"] = rid
         if op == "ping":
-            reply["ret_msg"] = "pong"
-            await ws.send_str(orjson.dumps(reply).decode())
+            if not self.faults.ignore_pings:
+                reply["ret_msg"] = "pong"
+                await ws.send_str(orjson.dumps(reply).decode())
         elif op == "subscribe" and isinstance(args, list):
             await ws.send_str(orjson.dumps(reply).decode())
             for topic in args:
@@ -478,6 +481,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--disconnect-every", type=int, default=0, help="disconnect clients every N frames")
     p.add_argument("--silence-every", type=int, default=0, help="go silent every N frames ...")
     p.add_argument("--silence-s", type=float, default=0.0, help="... for this many seconds")
+    p.add_argument("--ignore-pings", action="store_true", help="never answer pings")
     return p
 
 
@@ -491,6 +495,7 @@ async def _serve(args: argparse.Namespace) -> None:
     faults = FaultPlan(
         drop_every=args.drop_every, corrupt_every=args.corrupt_every,
         disconnect_every=args.disconnect_every, silence_every=args.silence_every, silence_s=args.silence_s,
+        ignore_pings=args.ignore_pings,
     )
     async with ReplayServer(paths, speed=args.speed, host=args.host, port=args.port, faults=faults,
                             loop=args.loop, ping_interval_s=args.ping_interval) as srv:
