@@ -1,0 +1,182 @@
+"""Capital allocation: equity -> a share of it per phase.
+
+Each sized phase owns a capital range (Scavenger $200-$5k, Hunter $2.5k-$50k, Sentinel $50k+).
+Where two ranges overlap, the outgoing phase hands its capital to the incoming one along a
+logistic curve across the overlap (in log-equity, so $2.5k->$5k is as smooth as $25k->$50k),
+instead of a hard switch at one number. Outside its range a phase gets nothing, so a phase
+never trades an account it was not designed for; where ranges merely touch (Hunter ends where
+Sentinel starts) the switch is at the boundary, as configured.
+
+The memberships are then weighted by the regime (RegimeChanged: which phases may trade), by
+each phase's recent performance (a factor in [1 - w, 1 + w]), and by whether the phase is
+enabled, and normalised to shares that sum to 1 (or to 0 when no phase may trade). AI Quant is
+advisory: it never receives capital.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_FLOOR, Decimal
+
+from titan.config import PHASE_NAMES, RegimeRule, TitanConfig
+from titan.core.events import AllocationChanged
+
+ADVISORY = frozenset({"ai_quant"})
+SIZED = tuple(p for p in PHASE_NAMES if p not in ADVISORY)
+CENT = Decimal("0.01")
+
+
+def logistic_ramp(x: float, steepness: float) -> float:
+    """0 at x<=0, 1 at x>=1, a logistic curve of the given steepness in between (0.5 at 0.5)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lo = 1.0 / (1.0 + math.exp(steepness))
+    hi = 1.0 - lo
+    y = 1.0 / (1.0 + math.exp(-steepness * (2.0 * x - 1.0)))
+    return (y - lo) / (hi - lo)
+
+
+Range = tuple[float, float]  # (equity_min, equity_max); max = inf when unbounded
+
+
+def memberships(equity: float, ranges: Mapping[str, Range], steepness: float) -> dict[str, float]:
+    """How much each phase belongs at this equity, in [0, 1], before any weighting."""
+    out: dict[str, float] = {}
+    if equity <= 0.0:
+        return {p: 0.0 for p in ranges}
+    le = math.log(equity)
+    for p, (lo, hi) in ranges.items():
+        if equity < lo or equity > hi:
+            out[p] = 0.0
+            continue
+        m = 1.0
+        # Rising edge: another range covers our lower bound -> fade in across the overlap.
+        covers_lo = [qhi for q, (qlo, qhi) in ranges.items() if q != p and qlo < lo < qhi]
+        if covers_lo and lo > 0.0:
+            top = min(min(covers_lo), hi)
+            if top > lo:
+                m *= logistic_ramp((le - math.log(lo)) / (math.log(top) - math.log(lo)), steepness)
+        # Falling edge: another range covers our upper bound -> fade out across the overlap.
+        if math.isfinite(hi):
+            covers_hi = [qlo for q, (qlo, qhi) in ranges.items() if q != p and lo < qlo < hi < qhi]
+            if covers_hi:
+                bottom = max(max(covers_hi), lo)
+                if hi > bottom > 0.0:
+                    x = (le - math.log(bottom)) / (math.log(hi) - math.log(bottom))
+                    m *= 1.0 - logistic_ramp(x, steepness)
+        out[p] = m
+    return out
+
+
+def budgets_from_shares(shares: Mapping[str, float], equity: Decimal) -> dict[str, Decimal]:
+    """Shares x equity in cents, floored; the sum never exceeds ``equity``."""
+    if equity <= 0:
+        return {p: Decimal(0).quantize(CENT) for p in shares}
+    out = {
+        p: (Decimal(repr(s)) * equity).quantize(CENT, rounding=ROUND_FLOOR) if s > 0 else Decimal("0.00")
+        for p, s in shares.items()
+    }
+    excess = sum(out.values(), Decimal(0)) - equity
+    if excess > 0 and out:  # float shares summing to 1 + 1e-16: take the cents off the largest
+        top = max(out, key=lambda p: out[p])
+        out[top] = max(Decimal(0), out[top] - excess.quantize(CENT, rounding="ROUND_CEILING"))
+    return out
+
+
+class Allocator:
+    """Shares of equity per phase, recomputed when equity, regime, performance or switches move."""
+
+    def __init__(self, config: TitanConfig) -> None:
+        brain = config.brain
+        self._steepness = brain.allocation_steepness
+        self._perf_weight = brain.performance_weight
+        self._event_step = brain.allocation_event_step
+        self._regimes: dict[str, RegimeRule] = dict(brain.regimes)
+        self.ranges: dict[str, Range] = {}
+        self.enabled: dict[str, bool] = {}
+        for p in PHASE_NAMES:
+            cfg = config.phase(p)
+            assert cfg is not None
+            self.enabled[p] = cfg.enabled
+            if p not in ADVISORY:
+                self.ranges[p] = (cfg.equity_min, cfg.equity_max or math.inf)
+        self.regime = ""
+        self.lev_scale = 1.0  # the regime's leverage scale (1 with no regime)
+        self.performance: dict[str, float] = {p: 0.0 for p in self.ranges}
+        self.shares: dict[str, float] = {p: 0.0 for p in PHASE_NAMES}
+        self._published: dict[str, float] = dict(self.shares)
+        self._equity = 0.0
+
+    # ---- inputs -------------------------------------------------------------------------------
+
+    def set_regime(self, regime: str) -> bool:
+        """Follow a regime from the map; an unknown name is refused (returns False)."""
+        if regime not in self._regimes:
+            return False
+        self.regime = regime
+        self.lev_scale = self._regimes[regime].leverage_scale
+        return True
+
+    def set_enabled(self, phase: str, enabled: bool) -> None:
+        if phase not in self.enabled:
+            raise KeyError(f"unknown phase {phase!r}")
+        self.enabled[phase] = enabled
+
+    def set_performance(self, scores: Mapping[str, float]) -> None:
+        """Scores in [-1, 1] (0 = neutral); see ``titan.brain.correlation``."""
+        for p, s in scores.items():
+            if p in self.performance:
+                self.performance[p] = max(-1.0, min(1.0, s))
+
+    # ---- outputs ------------------------------------------------------------------------------
+
+    def allowed(self, phase: str) -> bool:
+        """May ``phase`` take new risk in the current regime (no regime known = all may)."""
+        if not self.regime:
+            return True
+        return phase in self._regimes[self.regime].phases
+
+    def compute(self, equity: float) -> dict[str, float]:
+        """The shares at ``equity`` under the current regime, performance and switches."""
+        m = memberships(equity, self.ranges, self._steepness)
+        w = self._perf_weight
+        weights = {
+            p: m[p] * (1.0 + w * self.performance[p])
+            if self.enabled[p] and self.allowed(p) else 0.0
+            for p in self.ranges
+        }
+        total = sum(weights.values())
+        shares = {p: (weights[p] / total if total > 0 else 0.0) for p in self.ranges}
+        for p in ADVISORY:
+            shares[p] = 0.0
+        return shares
+
+    def update(self, equity: float, now_ns: int, reason: str = "", *, force: bool = False
+               ) -> AllocationChanged | None:
+        """Recompute the shares; an event when they moved materially (a phase started or
+        stopped receiving capital, or a share moved by at least ``allocation_event_step``),
+        or when ``force`` (regime change, phase switched on/off)."""
+        self._equity = equity
+        self.shares = self.compute(equity)
+        old = self._published
+        moved = any(
+            (self.shares[p] > 0) != (old.get(p, 0.0) > 0)
+            or abs(self.shares[p] - old.get(p, 0.0)) >= self._event_step
+            for p in self.shares
+        )
+        if not (moved or force):
+            return None
+        self._published = dict(self.shares)
+        budgets = budgets_from_shares(self.shares, Decimal(repr(max(equity, 0.0))))
+        why = reason or f"equity {equity:,.2f}"
+        return AllocationChanged(budgets=budgets, reason=why, ts_event=now_ns, ts_init=now_ns)
+
+    def budgets(self, equity: Decimal) -> dict[str, Decimal]:
+        return budgets_from_shares(self.shares, equity)
+
+    def disable_all(self, phases: Iterable[str] | None = None) -> None:
+        for p in (phases if phases is not None else list(self.enabled)):
+            self.enabled[p] = False

@@ -1,0 +1,100 @@
+"""Rolling phase returns: the correlation limit between phases and performance weighting.
+
+Every ``returns_sample_s`` the Brain samples each phase's PnL; the change since the last sample
+over the phase's budget is one return. Two phases whose rolling returns correlate above
+``correlation_limit`` are one bet wearing two names: while one of them holds exposure, the
+other may not add to it. The same returns give each phase a performance score in (-1, 1)
+(``tanh(t / 3)``, t the t-statistic of the mean return) that the Allocator leans on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson correlation of two equal-length series; None when either has no variance."""
+    n = len(xs)
+    if n != len(ys) or n < 2:
+        return None
+    mx = sum(xs) / n
+    my = sum(ys) / n
+    sxy = sxx = syy = 0.0
+    for x, y in zip(xs, ys, strict=True):
+        dx, dy = x - mx, y - my
+        sxy += dx * dy
+        sxx += dx * dx
+        syy += dy * dy
+    if sxx <= 1e-300 or syy <= 1e-300:
+        return None
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+def performance_score(returns: Sequence[float]) -> float:
+    """``tanh(t / 3)`` of the mean return's t-statistic: 0 = no evidence, +-0.76 at t = +-3."""
+    n = len(returns)
+    if n < 2:
+        return 0.0
+    mean = sum(returns) / n
+    var = sum((r - mean) ** 2 for r in returns) / (n - 1)
+    if var <= 0:
+        return 0.0 if mean == 0 else math.copysign(1.0, mean)
+    return math.tanh(mean / math.sqrt(var) * math.sqrt(n) / 3.0)
+
+
+class PhaseReturns:
+    """Sampled returns per phase, aligned in time, and what follows from them."""
+
+    def __init__(self, phases: Sequence[str], window: int, min_samples: int, sample_ns: int) -> None:
+        self.phases = tuple(phases)
+        self.min_samples = min_samples
+        self.sample_ns = sample_ns
+        self._returns: dict[str, deque[float]] = {p: deque(maxlen=window) for p in self.phases}
+        self._last_pnl: dict[str, float] | None = None
+        self._last_ns = 0
+        self.correlations: dict[tuple[str, str], float] = {}
+
+    def sample(self, pnl: Mapping[str, float], base: Mapping[str, float], now_ns: int) -> bool:
+        """Record one return per phase if the interval has passed; True when recorded."""
+        if self._last_pnl is not None and now_ns - self._last_ns < self.sample_ns:
+            return False
+        current = {p: pnl.get(p, 0.0) for p in self.phases}
+        if self._last_pnl is not None:
+            for p in self.phases:
+                b = base.get(p, 0.0)
+                r = (current[p] - self._last_pnl[p]) / b if b > 0 else 0.0
+                self._returns[p].append(r)
+            self._recompute()
+        self._last_pnl = current
+        self._last_ns = now_ns
+        return True
+
+    def _recompute(self) -> None:
+        self.correlations = {}
+        n = len(self._returns[self.phases[0]]) if self.phases else 0
+        if n < self.min_samples:
+            return
+        for i, p in enumerate(self.phases):
+            for q in self.phases[i + 1:]:
+                c = pearson(self._returns[p], self._returns[q])
+                if c is not None:
+                    self.correlations[(p, q)] = c
+                    self.correlations[(q, p)] = c
+
+    def correlation(self, p: str, q: str) -> float | None:
+        return self.correlations.get((p, q))
+
+    def partners(self, phase: str, limit: float) -> list[tuple[str, float]]:
+        """Other phases whose returns correlate with ``phase``'s above ``limit``."""
+        return [(q, c) for (p, q), c in self.correlations.items() if p == phase and c > limit]
+
+    def scores(self) -> dict[str, float]:
+        out = {}
+        for p, rs in self._returns.items():
+            out[p] = performance_score(rs) if len(rs) >= self.min_samples else 0.0
+        return out
+
+    def returns(self, phase: str) -> list[float]:
+        return list(self._returns[phase])
