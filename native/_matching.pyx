@@ -30,10 +30,10 @@ PATH_OHLC = 2
 GAP = 0
 CONT = 1
 TICK = 2
-EPS = 1e-9
+EPS = 1e-6
 NONE = -1
 
-cdef double C_EPS = 1e-9
+cdef double C_EPS = 1e-6
 
 cdef enum:
     K_MARKET = 0

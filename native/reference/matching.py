@@ -65,7 +65,7 @@ PATH_OHLC = 2
 GAP = 0
 CONT = 1
 TICK = 2
-EPS = 1e-9
+EPS = 1e-6  # a millionth of a lot: float noise in size / lot_size, never a real size
 NONE = -1  # "no price" in ticks
 
 
