@@ -14,41 +14,12 @@ import numpy as np
 from native._args cimport (check_bar, check_high_low, check_length, series_like, to_number,
                            to_period)
 from native._checks cimport check_finite, check_series
+from native._bands cimport BandsState, bands_clear, bands_step
 from native._window cimport (Moments, RollingSum, moments_clear, moments_init, moments_push,
                              moments_variance, ring_free, rsum_clear, rsum_init, rsum_push)
 
 
 # ---- Bollinger Bands --------------------------------------------------------------------------
-
-cdef struct BandsState:
-    Moments m
-    double nbdev_up
-    double nbdev_dn
-    double middle
-    double upper
-    double lower
-    double bandwidth
-
-
-cdef inline void bands_clear(BandsState* s) noexcept nogil:
-    moments_clear(&s.m)
-    s.middle = NAN
-    s.upper = NAN
-    s.lower = NAN
-    s.bandwidth = NAN
-
-
-cdef inline void bands_step(BandsState* s, double x) noexcept nogil:
-    cdef double sd
-    moments_push(&s.m, x)
-    if s.m.ring.count < s.m.ring.size:
-        return
-    sd = sqrt(moments_variance(&s.m))
-    s.middle = s.m.mean
-    s.upper = s.middle + s.nbdev_up * sd
-    s.lower = s.middle - s.nbdev_dn * sd
-    s.bandwidth = (s.upper - s.lower) / s.middle if s.middle != 0.0 else NAN
-
 
 @cython.final
 cdef class BollingerBands:
