@@ -112,7 +112,8 @@ class World:
         for order in list(self.state.open_orders()):
             cmd = ev.SubmitOrder(client_order_id=order.client_order_id, phase=order.phase,
                                  instrument_id=order.instrument_id, side=order.side,
-                                 order_type=order.order_type, quantity=order.leaves_qty)
+                                 order_type=order.order_type, quantity=order.leaves_qty,
+                                 ts_init=self.now)
             if order.status.value == "PENDING_CANCEL":
                 out += self.event(ev.OrderCanceled(client_order_id=order.client_order_id,
                                                    ts_event=self.now, ts_init=self.now))
