@@ -1,0 +1,300 @@
+"""The synchronous kernel: the one piece of code that runs a trading session, live or simulated.
+
+Market event -> state -> bus -> phases -> intents -> Brain -> orders -> client.
+Execution event -> state -> Brain -> the owning phase.
+Timer -> phases and the Brain.
+
+No ``await`` anywhere: ``LiveRunner`` (uvloop) and ``BacktestRunner`` (a plain loop) only feed
+it, so a backtest and a live session execute the same lines. The order of the steps is plain
+code, not handler priorities; the bus is only for listeners (dashboard, recorders).
+
+Every decision is logged: the market event that produced intents, the Brain's OrderApproved /
+OrderDenied with its checks, the commands and every execution event - which is what
+``titan explain`` walks back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from titan.core import events as ev
+from titan.core.bus import MessageBus
+from titan.core.clock import Clock
+from titan.core.instruments import split_instrument_id
+from titan.core.state import ShadowState
+from titan.phases.base import Phase, PhaseContext
+from titan.phases.runner import PhaseRunner
+
+log = logging.getLogger(__name__)
+
+_EMPTY: tuple = ()
+
+
+class BrainPort(Protocol):
+    def decide(self, intents: Sequence[ev.OrderIntent], now_ns: int) -> list[ev.Message]: ...
+    def on_event(self, event: ev.Message, now_ns: int) -> list[ev.Message]: ...
+    def on_market(self, event: ev.Data, now_ns: int) -> list[ev.Message]: ...
+    def on_timer(self, now_ns: int) -> list[ev.Message]: ...
+
+
+class ClientPort(Protocol):
+    def submit(self, cmd: ev.SubmitOrder) -> None: ...
+    def cancel(self, cmd: ev.CancelOrder) -> None: ...
+
+
+class JournalPort(Protocol):
+    def append(self, msg: ev.Message) -> int: ...
+
+
+class DeadLetterPort(Protocol):
+    def record(self, event: Any, handler: str, error: BaseException) -> None: ...
+
+
+class Kernel:
+    """Wires state, phases, Brain and venue clients; every entry point is a plain method."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        state: ShadowState,
+        brain: BrainPort,
+        phases: Iterable[Phase],
+        clients: dict[str, ClientPort],
+        bus: MessageBus | None = None,
+        journal: JournalPort | None = None,
+        dead_letters: DeadLetterPort | None = None,
+    ) -> None:
+        self.clock = clock
+        self.state = state
+        self.brain = brain
+        self.bus = bus or MessageBus()
+        self.clients = clients
+        self.journal = journal
+        self.dead_letters = dead_letters
+        self.runner = PhaseRunner(phases, emit=self._system, on_fault=self._phase_fault, clock=clock)
+        self.runner.bind(self._context)
+        self.counters: dict[str, int] = {
+            "market": 0, "intents": 0, "submitted": 0, "denied": 0, "canceled": 0, "exec": 0,
+        }
+        self._append: Callable[[ev.Message], int] | None = journal.append if journal else None
+        self._apply = state.apply
+        self._topics: dict[tuple[type, str], str] = {}
+        self._market = {
+            ev.Bar: self._on_bar,
+            ev.Trade: self._dispatcher("trade"),
+            ev.Quote: self._dispatcher("quote"),
+            ev.BookDelta: self._dispatcher("book"),
+            ev.FundingRate: self._dispatcher("funding"),
+            ev.MarkPrice: self._dispatcher("mark"),
+        }
+        self.started = False
+
+    def _context(self, phase: Phase) -> PhaseContext:
+        return PhaseContext(phase.owner, self.clock, self.state, self.state.instruments)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the phases (their ``on_start`` intents are decided at once)."""
+        self.started = True
+        intents = self.runner.start()
+        if intents:
+            self._decide(intents, None)
+
+    def stop(self) -> None:
+        intents = self.runner.stop()
+        if intents:
+            self._decide(intents, None)
+        self.started = False
+
+    # ---- market data (hot path) -----------------------------------------------------------------
+
+    def on_market(self, event: ev.Data) -> None:
+        """One market event: state, listeners, phases, then the Brain on the collected intents."""
+        handler = self._market.get(event.__class__)
+        if handler is None:
+            self._apply(event)
+            self._publish(event)
+            return
+        handler(event)
+
+    def _on_bar(self, bar: ev.Bar) -> None:
+        self.counters["market"] += 1
+        self._apply(bar)
+        if self.bus._subs:
+            self._publish(bar)
+        intents = self.runner.on_bar(bar)
+        now = self.clock.now_ns()
+        out = self.brain.on_market(bar, now)
+        if out:
+            self._dispatch(out)
+        if intents:
+            self._decide(intents, bar)
+
+    def _dispatcher(self, kind: str) -> Callable[[ev.Data], None]:
+        on_data = self.runner.on_data
+
+        def handle(event: ev.Data) -> None:
+            self.counters["market"] += 1
+            self._apply(event)
+            if self.bus._subs:
+                self._publish(event)
+            intents = on_data(kind, event)
+            out = self.brain.on_market(event, self.clock.now_ns())
+            if out:
+                self._dispatch(out)
+            if intents:
+                self._decide(intents, event)
+
+        return handle
+
+    def _publish(self, event: ev.Message) -> None:
+        key = (event.__class__, getattr(event, "instrument_id", ""))
+        topic = self._topics.get(key)
+        if topic is None:
+            topic = f"data.{event.__class__.__name__.lower()}.{key[1]}" if key[1] else (
+                f"events.{event.__class__.__name__}")
+            self._topics[key] = topic
+        self.bus.publish(topic, event)
+
+    # ---- execution events -----------------------------------------------------------------------
+
+    def on_exec(self, event: ev.Message) -> None:
+        """An execution event from a venue client: state, then Brain, then the owning phase."""
+        self.counters["exec"] += 1
+        if self._append is not None:
+            self._append(event)
+        self._apply(event)
+        self.bus.publish(f"events.order.{event.__class__.__name__}", event)
+        out = self.brain.on_event(event, self.clock.now_ns())
+        if out:
+            self._dispatch(out)
+        owner = self._owner(event)
+        if owner:
+            intents = self.runner.on_order(owner, event)
+            if intents:
+                self._decide(intents, None)
+
+    def on_system(self, event: ev.Message) -> None:
+        """A system event from outside the kernel (feed health, truth score, regime, operator)."""
+        if self._append is not None:
+            self._append(event)
+        self._apply(event)
+        self.bus.publish(f"events.system.{event.__class__.__name__}", event)
+        out = self.brain.on_event(event, self.clock.now_ns())
+        if out:
+            self._dispatch(out)
+
+    def _owner(self, event: ev.Message) -> str:
+        cid = getattr(event, "client_order_id", "")
+        if not cid:
+            return ""
+        order = self.state.order(cid)
+        return order.phase if order is not None else ""
+
+    # ---- timers ---------------------------------------------------------------------------------
+
+    def on_timer(self, event: ev.TimeEvent) -> None:
+        intents = self.runner.on_timer(event)
+        out = self.brain.on_timer(event.ts_event)
+        if out:
+            self._dispatch(out)
+        if intents:
+            self._decide(intents, None)
+
+    # ---- operator -------------------------------------------------------------------------------
+
+    def command(self, messages: Sequence[ev.Message]) -> None:
+        """Route Brain output produced outside a tick (operator halt/flatten/resume)."""
+        self._dispatch(messages)
+
+    # ---- decisions and commands -----------------------------------------------------------------
+
+    def _decide(self, intents: list[ev.OrderIntent], trigger: ev.Message | None) -> None:
+        self.counters["intents"] += len(intents)
+        if trigger is not None and self._append is not None:
+            self._append(trigger)  # the market event behind the intents, for `titan explain`
+        self._dispatch(self.brain.decide(intents, self.clock.now_ns()))
+
+    def _dispatch(self, messages: Sequence[ev.Message]) -> None:
+        append = self._append
+        for msg in messages:
+            cls = msg.__class__
+            if cls is ev.SubmitOrder:
+                self._submit(msg)
+                continue
+            if cls is ev.CancelOrder:
+                self._cancel(msg)
+                continue
+            if append is not None:
+                append(msg)
+            self._apply(msg)
+            if cls is ev.OrderDenied:
+                self.counters["denied"] += 1
+                self.bus.publish("events.decision.denied", msg)
+                intents = self.runner.on_order(msg.phase, msg)
+                if intents:
+                    log.warning("phase %s answered a denial with new intents; ignored", msg.phase)
+            elif cls is ev.OrderApproved:
+                self.bus.publish("events.decision.approved", msg)
+            else:
+                self._on_brain_event(msg)
+
+    def _submit(self, cmd: ev.SubmitOrder) -> None:
+        client = self._client(cmd.instrument_id)
+        if self._append is not None:
+            self._append(cmd)
+        self._apply(cmd)
+        self.counters["submitted"] += 1
+        if client is None:
+            self._reject_locally(cmd.client_order_id, f"no client for {cmd.instrument_id}")
+            return
+        client.submit(cmd)
+
+    def _cancel(self, cmd: ev.CancelOrder) -> None:
+        client = self._client(cmd.instrument_id)
+        if self._append is not None:
+            self._append(cmd)
+        self._apply(cmd)
+        self.counters["canceled"] += 1
+        if client is not None:
+            client.cancel(cmd)
+
+    def _client(self, instrument_id: str) -> ClientPort | None:
+        try:
+            venue = split_instrument_id(instrument_id)[1]
+        except ValueError:
+            return None
+        return self.clients.get(venue)
+
+    def _reject_locally(self, client_order_id: str, reason: str) -> None:
+        now = self.clock.now_ns()
+        self.on_exec(ev.OrderRejected(client_order_id=client_order_id, reason=reason,
+                                      kind=ev.ErrorKind.INVALID_ORDER, ts_event=now, ts_init=now))
+
+    def _on_brain_event(self, msg: ev.Message) -> None:
+        cls = msg.__class__
+        self.bus.publish(f"events.system.{cls.__name__}", msg)
+        if cls is ev.EmergencyFlatten:
+            for owner in list(self.runner.phases):
+                self.runner.disable(owner, f"emergency flatten: {msg.reason}")
+        elif cls is ev.PhaseStatusChanged and msg.phase in self.runner.phases:
+            if msg.new is ev.PhaseStatus.DISABLED:
+                self.runner.disable(msg.phase, msg.reason)
+            elif msg.new is ev.PhaseStatus.RUNNING:
+                self.runner.resume(msg.phase, msg.reason)
+
+    # ---- faults -----------------------------------------------------------------------------------
+
+    def _system(self, event: ev.Message) -> None:
+        """Events raised by the phase runner (status changes)."""
+        if self._append is not None:
+            self._append(event)
+        self.bus.publish(f"events.system.{event.__class__.__name__}", event)
+
+    def _phase_fault(self, phase: Phase, hook: str, error: BaseException, event: Any) -> None:
+        if self.dead_letters is not None:
+            self.dead_letters.record(event, f"{phase.owner}.{hook}", error)
