@@ -93,7 +93,8 @@ class Kernel:
         self.started = False
 
     def _context(self, phase: Phase) -> PhaseContext:
-        return PhaseContext(phase.owner, self.clock, self.state, self.state.instruments)
+        return PhaseContext(phase.owner, self.clock, self.state, self.state.instruments,
+                            emit=self.on_system)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 

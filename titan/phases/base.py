@@ -11,7 +11,7 @@ the config's ``params`` table and validated once at load.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -47,16 +47,32 @@ class PhaseContext:
     own positions through it (``position``) and must never mutate anything.
     """
 
-    __slots__ = ("owner", "clock", "view", "instruments", "_timer_prefix")
+    __slots__ = ("owner", "clock", "view", "instruments", "_timer_prefix", "_emit")
 
     def __init__(
-        self, owner: str, clock: Clock, view: PortfolioView, instruments: InstrumentRegistry
+        self,
+        owner: str,
+        clock: Clock,
+        view: PortfolioView,
+        instruments: InstrumentRegistry,
+        emit: Callable[[ev.Message], None] | None = None,
     ) -> None:
         self.owner = owner
         self.clock = clock
         self.view = view
         self.instruments = instruments
         self._timer_prefix = f"{owner}:"
+        self._emit = emit
+
+    def publish(self, event: ev.Message) -> None:
+        """Hand an advisory system event to the kernel (e.g. AI Quant's ``RegimeChanged``).
+
+        It reaches the Brain like any system event; it can never place an order.
+        """
+        if isinstance(event, (ev.OrderIntent, ev.Command, ev.OrderEvent)):
+            raise TypeError(f"{self.owner}: publish() is for system events, not {type(event).__name__}")
+        if self._emit is not None:
+            self._emit(event)
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
