@@ -1,0 +1,450 @@
+"""``CcxtExecutionClient``: orders to Bybit, Binance (spot, USD-M) and MEXC through ccxt.
+
+``submit``/``cancel`` return at once; each schedules a task the client owns (awaited on ``stop``).
+Outcomes reach the ``sink`` as order events through the :class:`~titan.execution.ledger.Ledger`,
+which deduplicates and orders them; a venue error never escapes as an exception.
+
+Creates follow :mod:`titan.execution.retry` (never resent before a lookup by client id says the
+venue lacks the order). Every REST request waits for the venue's :class:`RateLimiter` before it is
+signed. Fills and order updates come from the private websocket (ccxt.pro ``watch_my_trades`` /
+``watch_orders``); REST polling takes over while the stream is down (:mod:`.updates`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import ccxt
+
+from titan.config import Credentials, ExecutionSection, VenueConfig
+from titan.core import events as ev
+from titan.core.clock import Clock, LiveClock
+from titan.core.instruments import Instrument, InstrumentRegistry, split_instrument_id
+from titan.execution.client import EventSink, VenueSnapshot
+from titan.execution.errors import Classified, classify
+from titan.execution.ledger import Ledger, Tracked
+from titan.execution.markets import instruments_from_markets
+from titan.execution.placement import OrderArgs, Unplaceable, order_args
+from titan.execution.ratelimit import RateLimiter, RateLimiters
+from titan.execution.reports import CANCELED, CLOSED, EXPIRED, REJECTED, fill_report, order_report
+from titan.execution.retry import RetryPolicy, Step, after_cancel_error, after_create_error, after_lookup, after_query_error
+from titan.execution.venues import VenueProfile, api_path, build_exchange, profile
+
+log = logging.getLogger(__name__)
+
+
+class CcxtExecutionClient:
+    """A live venue account behind the ``ExecutionClient`` protocol (see the module docstring)."""
+
+    def __init__(
+        self,
+        venue: str,
+        *,
+        credentials: Credentials,
+        config: VenueConfig,
+        execution: ExecutionSection,
+        sink: EventSink,
+        clock: Clock | None = None,
+        instruments: InstrumentRegistry | None = None,
+        limiters: RateLimiters | None = None,
+        exchange_options: dict[str, Any] | None = None,
+        enable_ccxt_rate_limit: bool = True,
+    ) -> None:
+        self.venue = venue
+        self.profile: VenueProfile = profile(venue)
+        self.config = config
+        self.execution = execution
+        self.sink = sink
+        self.clock: Clock = clock or LiveClock()
+        self.instruments = instruments if instruments is not None else InstrumentRegistry()
+        self.policy = RetryPolicy(execution.max_retries, execution.retry_backoff_s)
+        key = credentials.api_key.reveal()
+        registry = limiters or RateLimiters()
+        self.limiter: RateLimiter = registry.get(venue, key, share=config.rate_limit_share)
+        self.exchange = build_exchange(
+            self.profile, api_key=key, secret=credentials.secret.reveal(),
+            password=credentials.password.reveal() if credentials.password else None,
+            rest_url=config.rest_url, ws_url=config.ws_url, testnet=config.testnet,
+            recv_window_ms=config.recv_window_ms, timeout_s=execution.submit_timeout_s,
+            enable_rate_limit=enable_ccxt_rate_limit, extra_options=exchange_options,
+        )
+        self._install_limiter()
+        self.ledger = Ledger(self._emit, self.clock.now_ns)
+        self._tasks: set[asyncio.Task] = set()
+        self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        from titan.execution.updates import PrivateUpdates  # a cycle: updates drives this client
+        self.updates = PrivateUpdates(self)
+        self.events_emitted = 0
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _emit(self, event: ev.Message) -> None:
+        self.events_emitted += 1
+        try:
+            self.sink(event)
+        except Exception:  # the sink is the kernel's: its failure must not kill our task
+            log.exception("%s: sink raised on %s", self.venue, type(event).__name__)
+
+    def _alert(self, title: str, detail: str, severity: str = "critical") -> None:
+        now = self.clock.now_ns()
+        self._emit(ev.AlertRaised(severity=severity, title=f"{self.venue}: {title}", detail=detail,
+                                  ts_event=now, ts_init=now))
+
+    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        if name:
+            task.set_name(f"{self.venue}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: task %s failed", self.venue, task.get_name(), exc_info=task.exception())
+
+    def _install_limiter(self) -> None:
+        """Every REST request waits for the limiter before ccxt signs it (fresh timestamps)."""
+        ex = self.exchange
+        original = ex.fetch2
+        limiter = self.limiter
+
+        async def fetch2(path, api=("public",), method="GET", params=None, config=None):
+            params = {} if params is None else params
+            weights = limiter.weights(method, api_path(ex, path, api), params)
+            await limiter.acquire(weights)
+            try:
+                return await original(path, api, method, params, {} if config is None else config)
+            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+                if classify(e).kind is ev.ErrorKind.RATE_LIMITED:
+                    limiter.penalize(self._retry_after())
+                raise
+            finally:
+                limiter.release(weights)
+
+        ex.fetch2 = fetch2
+
+    def _retry_after(self) -> float:
+        headers = getattr(self.exchange, "last_response_headers", None) or {}
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        try:
+            return max(float(value), self.execution.retry_backoff_s) / self.limiter.time_scale
+        except (TypeError, ValueError):
+            return self.execution.retry_backoff_s
+
+    async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, retries: int | None = None, **kwargs: Any) -> Any:
+        """An idempotent venue query with retry and backoff; raises the last error."""
+        attempt = 0
+        limit = self.policy.max_retries if retries is None else retries
+        while True:
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as e:
+                c = classify(e)
+                if after_query_error(c, attempt, RetryPolicy(limit, self.policy.backoff_s)) is not Step.RETRY or not self._running:
+                    raise
+                attempt += 1
+                await asyncio.sleep(self.policy.delay(attempt))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Load markets into instruments, check the keys, set leverage/margin, open the streams."""
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        markets = await self.call(self.exchange.load_markets)
+        for inst in instruments_from_markets(markets, self.venue):
+            if inst.id not in self.instruments:
+                self.instruments.add(inst)
+        try:
+            await self.call(self.exchange.fetch_balance, retries=1)
+        except Exception as e:
+            c = classify(e)
+            self._alert("account check failed" if c.kind is not ev.ErrorKind.AUTH else "authentication failed",
+                        c.message)
+        await self._configure_contracts()
+        self.updates.start()
+
+    async def stop(self) -> None:
+        """Stop streams and polling, let in-flight calls finish (bounded), close the session."""
+        self._running = False
+        await self.updates.stop()
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=self.execution.submit_timeout_s * 2)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(Exception):
+            await self.exchange.close()
+
+    def _contract_symbols(self) -> list[Instrument]:
+        wanted = {s.split("@")[0] for s in list(self.config.symbols) + list(self.config.leverage)}
+        return [i for i in self.instruments if not i.is_spot and i.symbol in wanted]
+
+    async def _configure_contracts(self) -> None:
+        for inst in self._contract_symbols():
+            lev = self.config.leverage.get(inst.symbol) or self.config.leverage.get(inst.id)
+            try:
+                await self.call(self.exchange.set_margin_mode, self.config.margin_mode, inst.symbol)
+            except Exception as e:
+                c = classify(e)
+                if not c.not_modified:
+                    self._alert(f"{inst.symbol}: margin mode not set", c.message, "warning")
+            if lev is None:
+                continue
+            try:
+                await self.call(self.exchange.set_leverage, lev, inst.symbol)
+            except Exception as e:
+                c = classify(e)
+                if not c.not_modified:  # Bybit 110043: already at this leverage
+                    self._alert(f"{inst.symbol}: leverage not set", c.message, "warning")
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(self, cmd: ev.SubmitOrder) -> None:
+        """Place an order (non-blocking). Duplicate client ids and unplaceable orders are rejected."""
+        if self.ledger.knows(cmd.client_order_id):
+            self._later(ev.OrderRejected(
+                client_order_id=cmd.client_order_id, kind=ev.ErrorKind.INVALID_ORDER,
+                reason=f"duplicate client order id {cmd.client_order_id}",
+                ts_event=self.clock.now_ns(), ts_init=self.clock.now_ns()))
+            return
+        inst = self._instrument(cmd.instrument_id)
+        try:
+            if inst is None:
+                raise Unplaceable(f"unknown instrument {cmd.instrument_id!r} for venue {self.venue}")
+            args = order_args(cmd, inst, self.profile)
+        except Unplaceable as e:
+            self._later(ev.OrderRejected(client_order_id=cmd.client_order_id, kind=ev.ErrorKind.INVALID_ORDER,
+                                         reason=str(e), ts_event=self.clock.now_ns(), ts_init=self.clock.now_ns()))
+            return
+        t = self.ledger.track(cmd, args.symbol, inst)
+        self.spawn(self._create(t, args), f"create:{cmd.client_order_id}")
+
+    def cancel(self, cmd: ev.CancelOrder) -> None:
+        """Cancel an order (non-blocking, idempotent)."""
+        self.spawn(self._cancel(cmd), f"cancel:{cmd.client_order_id}")
+
+    def cancel_all(self, cmd: ev.CancelAllOrders) -> None:
+        for t in self.ledger.open_orders():
+            if not cmd.instrument_id or t.cmd.instrument_id == cmd.instrument_id:
+                self.cancel(ev.CancelOrder(client_order_id=t.client_order_id, instrument_id=t.cmd.instrument_id,
+                                           venue_order_id=t.venue_order_id, reason=cmd.reason, ts_init=cmd.ts_init))
+
+    def _later(self, event: ev.Message) -> None:
+        loop = self._loop or asyncio.get_event_loop()
+        loop.call_soon(self._emit, event)
+
+    def _instrument(self, iid: str) -> Instrument | None:
+        try:
+            _, venue = split_instrument_id(iid)
+        except ValueError:
+            return None
+        return self.instruments.get(iid) if venue == self.venue else None
+
+    # ------------------------------------------------------------------ create
+
+    async def _create(self, t: Tracked, args: OrderArgs) -> None:
+        attempt = 0
+        while True:
+            try:
+                order = await self.exchange.create_order(args.symbol, args.type, args.side, args.amount,
+                                                         args.price, dict(args.params))
+            except Exception as e:
+                c = classify(e)
+                step = after_create_error(c, attempt, self.policy)
+                if step is Step.LOOKUP:
+                    found, failed = await self._lookup_for_create(t)
+                    step = after_lookup(c, attempt, self.policy, found=None if failed else found is not None)
+                    if step is Step.ADOPT:
+                        assert found is not None
+                        if c.duplicate and attempt == 0 and not self._same_order(t, found):
+                            self.ledger.rejected(t, ev.ErrorKind.INVALID_ORDER, c.message)
+                            return
+                        t.in_flight = False
+                        await self.apply_order(t, found)
+                        return
+                    if step is Step.DOUBT:
+                        t.in_flight, t.in_doubt = False, True  # polling keeps looking for it
+                        return
+                if step is Step.RETRY and self._running:
+                    attempt += 1
+                    await asyncio.sleep(self.policy.delay(attempt))
+                    continue
+                t.in_flight = False
+                self.ledger.rejected(t, c.kind, c.message)
+                return
+            t.in_flight = False
+            await self.apply_order(t, order, from_create=True)
+            return
+
+    def _same_order(self, t: Tracked, order: dict) -> bool:
+        rep = order_report(order)
+        side = str(order.get("side") or "")
+        return (rep.amount is None or rep.amount == t.cmd.quantity) and (not side or side == t.cmd.side.value)
+
+    async def _lookup_for_create(self, t: Tracked) -> tuple[dict | None, bool]:
+        """(order or None, lookup failed). Retries the lookup itself with backoff."""
+        try:
+            return await self.call(self.lookup, t), False
+        except Exception as e:
+            log.warning("%s: lookup of %s failed: %s", self.venue, t.client_order_id, classify(e).message)
+            return None, True
+
+    async def lookup(self, t: Tracked) -> dict | None:
+        """The venue's order with this client id (open or closed), or None if it has none."""
+        ex = self.exchange
+        cid = t.client_order_id
+        if self.profile.ccxt_id == "bybit":
+            found = await ex.fetch_open_orders(t.symbol, None, None, {"orderLinkId": cid})
+            if not found:
+                found = await ex.fetch_canceled_and_closed_orders(t.symbol, None, None, {"orderLinkId": cid})
+            found = [o for o in found if o.get("clientOrderId") == cid]
+            return found[0] if found else None
+        try:
+            if t.venue_order_id:
+                return await ex.fetch_order(t.venue_order_id, t.symbol)
+            return await ex.fetch_order(None, t.symbol, {"clientOrderId": cid})
+        except ccxt.OrderNotFound:
+            return None
+        except ccxt.BaseError as e:
+            if classify(e).kind is ev.ErrorKind.NOT_FOUND:
+                return None
+            raise
+
+    # ------------------------------------------------------------------ applying reports
+
+    async def apply_order(self, t: Tracked, order: dict, *, from_create: bool = False) -> None:
+        """Fold one ccxt order dict (create answer, stream update, lookup) into events."""
+        rep = order_report(order)
+        self.ledger.set_venue_id(t, rep.venue_order_id)
+        if rep.status == REJECTED and not t.accepted:
+            self.ledger.rejected(t, ev.ErrorKind.INVALID_ORDER, rep.reason or "rejected by venue")
+            return
+        if rep.venue_order_id:
+            self.ledger.accepted(t, rep.venue_order_id, rep.ts_ms if not from_create else 0)
+        for trade in rep.trades:
+            self.apply_trade(t, trade)
+        if not rep.is_terminal:
+            return
+        if rep.filled is not None and rep.filled > t.filled:
+            await self.sync_fills(t, wait=self.updates.healthy)
+        if rep.status == CLOSED and not rep.ended_unfilled:
+            return  # filled: the fills themselves complete the order
+        if t.filled < (rep.filled or t.filled):
+            return  # fills still missing after the sync: polling finishes the job later
+        status = "expired" if rep.status == EXPIRED else "canceled"
+        self.ledger.ended(t, status, rep.reason or ("no more liquidity" if rep.ended_unfilled else ""), rep.ts_ms)
+
+    def apply_trade(self, t: Tracked, trade: dict) -> bool:
+        inst = t.instrument
+        rep = fill_report(trade, fee_currency=inst.settle_currency if not inst.is_spot else inst.quote)
+        if rep is None:
+            return False
+        return self.ledger.fill(t, rep)
+
+    async def sync_fills(self, t: Tracked, *, wait: bool = False) -> None:
+        """Fetch this order's executions by REST (after a short grace if the stream is up)."""
+        if wait:
+            await asyncio.sleep(min(1.0, self.execution.poll_interval_s))
+            if t.terminal:
+                return
+        if not t.venue_order_id:
+            return
+        try:
+            trades = await self.call(self.order_trades, t)
+        except Exception as e:
+            log.warning("%s: fills of %s not fetched: %s", self.venue, t.client_order_id, classify(e).message)
+            return
+        for trade in sorted(trades, key=lambda x: x.get("timestamp") or 0):
+            self.apply_trade(t, trade)
+
+    async def order_trades(self, t: Tracked) -> list[dict]:
+        """One order's executions. Binance USD-M has no fetchOrderTrades: filter by orderId."""
+        if self.profile.ccxt_id == "bybit":
+            return await self.exchange.fetch_order_trades(t.venue_order_id, t.symbol)
+        return await self.exchange.fetch_my_trades(t.symbol, t.created_ms - 60_000, None,
+                                                   {"orderId": t.venue_order_id})
+
+    async def resolve(self, t: Tracked) -> None:
+        """Find out what became of an order that left the venue's open list."""
+        try:
+            order = await self.call(self.lookup, t)
+        except Exception as e:
+            log.warning("%s: resolve %s failed: %s", self.venue, t.client_order_id, classify(e).message)
+            return
+        if order is None:
+            if t.in_doubt and not t.accepted and time.time() * 1000 - t.created_ms > self.execution.submit_timeout_s * 3000:
+                self.ledger.rejected(t, ev.ErrorKind.TEMPORARY, "order not found at the venue after a failed create")
+            return
+        await self.apply_order(t, order)
+
+    # ------------------------------------------------------------------ cancel
+
+    async def _cancel(self, cmd: ev.CancelOrder) -> None:
+        t = self.ledger.get(cmd.client_order_id)
+        if t is not None and t.terminal:
+            self.ledger.cancel_rejected(cmd.client_order_id, ev.ErrorKind.NOT_FOUND, f"order already {t.terminal}")
+            return
+        if t is None:
+            self.ledger.cancel_rejected(cmd.client_order_id, ev.ErrorKind.NOT_FOUND, "unknown order")
+            return
+        t.cancel_requested = True
+        while t.in_flight and self._running:  # the create has not answered yet
+            await asyncio.sleep(0.01)
+        attempt = 0
+        while not t.terminal:
+            try:
+                result = await self.exchange.cancel_order(t.venue_order_id or None, t.symbol, self._cancel_params(t))
+            except Exception as e:
+                c = classify(e)
+                step = after_cancel_error(c, attempt, self.policy)
+                if step is Step.RETRY and self._running:
+                    attempt += 1
+                    await asyncio.sleep(self.policy.delay(attempt))
+                    continue
+                if step is Step.RESOLVE:
+                    await self.resolve(t)
+                    if not t.terminal:
+                        self.ledger.cancel_rejected(t.client_order_id, ev.ErrorKind.NOT_FOUND, c.message)
+                    return
+                self.ledger.cancel_rejected(t.client_order_id, c.kind, c.message)
+                return
+            rep = order_report(result)
+            if rep.status in (CANCELED, EXPIRED, CLOSED):
+                await self.apply_order(t, result)
+            if not t.terminal and self.updates.healthy:  # the stream usually reports it at once
+                deadline = time.monotonic() + min(1.0, self.execution.poll_interval_s)
+                while not t.terminal and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+            if not t.terminal:
+                await self.resolve(t)  # Bybit answers with ids only: read the final state
+            return
+
+    def _cancel_params(self, t: Tracked) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        bybit = self.profile.ccxt_id == "bybit"
+        if not t.venue_order_id:
+            params["orderLinkId" if bybit else "clientOrderId"] = t.client_order_id
+        if bybit and t.instrument.is_spot and t.cmd.order_type in (ev.OrderType.STOP_MARKET, ev.OrderType.STOP_LIMIT):
+            params["trigger"] = True  # Bybit spot: conditional orders live under orderFilter=StopOrder
+        return params
+
+    # ------------------------------------------------------------------ snapshot
+
+    async def snapshot(self) -> VenueSnapshot:
+        from titan.execution.snapshot import take_snapshot
+
+        return await take_snapshot(self)
+
+    def classify(self, exc: BaseException) -> Classified:
+        return classify(exc)
+
