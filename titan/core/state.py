@@ -37,7 +37,12 @@ import msgspec
 
 from titan.core import events as ev
 from titan.core.errors import IllegalTransition
-from titan.core.instruments import Instrument, InstrumentKind, InstrumentRegistry, split_instrument_id
+from titan.core.instruments import (
+    Instrument,
+    InstrumentKind,
+    InstrumentRegistry,
+    split_instrument_id,
+)
 from titan.core.orders import Order, OrderStatus, Trigger
 
 ZERO = Decimal(0)
