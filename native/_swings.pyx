@@ -177,12 +177,15 @@ cdef inline void levels_remove(LevelSet* s, Py_ssize_t k) noexcept nogil:
     s.size -= 1
 
 
-cdef inline long levels_sweep(LevelSet* s, double price, bint above) noexcept nogil:
-    """Drop every level that ``price`` traded through; return how many were pools (>= 2)."""
+cdef inline long levels_sweep(LevelSet* s, double price, double tol, bint above) noexcept nogil:
+    """Drop every level that ``price`` traded through (beyond the tolerance band); return how
+    many of them were pools (two or more touches)."""
     cdef Py_ssize_t j = 0
     cdef long pools = 0
+    cdef double band
     while j < s.size:
-        if (price > s.level[j]) if above else (price < s.level[j]):
+        band = tol * (s.level[j] if s.level[j] > 0.0 else -s.level[j])
+        if (price > s.level[j] + band) if above else (price < s.level[j] - band):
             if s.touches[j] >= 2:
                 pools += 1
             levels_remove(s, j)
@@ -258,8 +261,8 @@ cdef void equal_free(EqualState* s) noexcept nogil:
 
 
 cdef inline void equal_step(EqualState* s, double high, double low) noexcept nogil:
-    s.swept_high = levels_sweep(&s.highs, high, True)
-    s.swept_low = levels_sweep(&s.lows, low, False)
+    s.swept_high = levels_sweep(&s.highs, high, s.tolerance, True)
+    s.swept_low = levels_sweep(&s.lows, low, s.tolerance, False)
     pivot_step(&s.pivots, high, low)
     s.new_high = NAN
     s.new_low = NAN
@@ -277,8 +280,8 @@ cdef class EqualLevels:
 
     Each confirmed swing (see ``Swings``) joins the nearest unswept swing level within
     ``tolerance`` (relative: |p - level| <= tolerance * |level|), which becomes a pool at the
-    more extreme price; a level is swept (removed) when a later bar trades strictly through
-    it. At most ``max_levels`` levels per side are kept (oldest dropped). After each update
+    more extreme price; a level is swept (removed) when a later bar trades beyond it by more
+    than the tolerance. At most ``max_levels`` levels per side are kept (oldest dropped). After each update
     ``new_high``/``new_low`` hold the pool formed or extended on that bar (NaN if none),
     ``swept_high``/``swept_low`` how many pools it swept. (Equal highs/lows as resting stop
     liquidity: Osler, "Stop-loss orders and price cascades in currency markets", Journal of

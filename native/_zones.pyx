@@ -203,6 +203,10 @@ cdef class FairValueGaps:
         return self._s.filled
 
     @property
+    def new_side(self):
+        return <int> self._s.new_side
+
+    @property
     def new_bottom(self):
         return self._s.new_bottom
 
@@ -371,6 +375,22 @@ cdef class OrderBlocks:
     @property
     def broken(self):
         return self._s.broken
+
+    @property
+    def bull_bottom(self):
+        return self._s.bull_bottom
+
+    @property
+    def bull_top(self):
+        return self._s.bull_top
+
+    @property
+    def bear_bottom(self):
+        return self._s.bear_bottom
+
+    @property
+    def bear_top(self):
+        return self._s.bear_top
 
     def blocks(self):
         """Open blocks: rows ``(side, bottom, top, origin_index, created_index, 0)``."""

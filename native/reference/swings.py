@@ -88,10 +88,11 @@ class _LevelSet:
         self.is_high = is_high
         self.rows: list[list] = []
 
-    def sweep(self, price: float) -> int:
+    def sweep(self, price: float, tol: float) -> int:
         keep, pools = [], 0
         for r in self.rows:
-            through = price > r[0] if self.is_high else price < r[0]
+            band = tol * abs(r[0])
+            through = price > r[0] + band if self.is_high else price < r[0] - band
             if through:
                 pools += r[1] >= 2
             else:
@@ -144,8 +145,8 @@ class EqualLevels:
 
     def update(self, high: float, low: float) -> int:
         high, low = _args.bar(high, low)
-        self.swept_high = self._highs.sweep(high)
-        self.swept_low = self._lows.sweep(low)
+        self.swept_high = self._highs.sweep(high, self._tol)
+        self.swept_low = self._lows.sweep(low, self._tol)
         p = self._p
         p.push(high, low)
         self.new_high = self.new_low = math.nan

@@ -112,8 +112,7 @@ class OrderBlocks:
         self._swing_high = self._swing_low = math.nan
         self._down: tuple[int, float, float] | None = None  # (index, high, low)
         self._up: tuple[int, float, float] | None = None
-        self.bull = (math.nan, math.nan)
-        self.bear = (math.nan, math.nan)
+        self.bull_bottom = self.bull_top = self.bear_bottom = self.bear_top = math.nan
         self.broken = 0
 
     ready = property(lambda self: self._p.count >= self._p.left + self._p.right + 1)
@@ -127,7 +126,7 @@ class OrderBlocks:
         close = _args.finite("close", close)
         index = self.count
         self.count += 1
-        self.bull = self.bear = (math.nan, math.nan)
+        self.bull_bottom = self.bull_top = self.bear_bottom = self.bear_top = math.nan
         p = self._p
         p.push(high, low)
         if not math.isnan(p.new_high):
@@ -143,14 +142,14 @@ class OrderBlocks:
             self._swing_high = math.nan
             if self._down is not None:
                 i, h, lo = self._down
-                self.bull = (lo, h)
+                self.bull_bottom, self.bull_top = lo, h
                 self._zones.add(1, lo, h, i, index)
                 flags |= 1
         if not math.isnan(self._swing_low) and close < self._swing_low:
             self._swing_low = math.nan
             if self._up is not None:
                 i, h, lo = self._up
-                self.bear = (lo, h)
+                self.bear_bottom, self.bear_top = lo, h
                 self._zones.add(-1, lo, h, i, index)
                 flags |= 2
         if close < open:
@@ -172,5 +171,5 @@ def order_blocks(open, high, low, close, left: int = 2, right: int = 2, max_open
     out = np.empty((5, n))
     for i, bar in enumerate(zip(o.tolist(), h.tolist(), lo.tolist(), c.tolist())):
         s.update(*bar)
-        out[:, i] = (*s.bull, *s.bear, s.broken)
+        out[:, i] = (s.bull_bottom, s.bull_top, s.bear_bottom, s.bear_top, s.broken)
     return tuple(row.copy() for row in out)

@@ -37,7 +37,8 @@ def indicators(
         if ind.batch:
             args = ", ".join(ind.inputs) + (", " + _params(ind) if ind.params else "")
             typer.echo(f"  batch:     {ind.batch}({args}) -> {', '.join(ind.outputs)}")
-        typer.echo(f"  outputs:   {', '.join(ind.outputs)}")
+        typer.echo(f"  outputs:   {', '.join(ind.outputs)} "
+                   f"(streaming attributes: {', '.join(ind.stream_outputs)})")
         typer.echo(f"  warm-up:   {ind.warmup}")
         typer.echo(f"  source:    {ind.source}")
         doc = getattr(ti, ind.stream).__doc__ or ""

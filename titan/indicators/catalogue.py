@@ -21,12 +21,14 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True):
     inputs: tuple[str, ...]
     params: tuple[tuple[str, float | int | None], ...]  # (name, default); None = required
     outputs: tuple[str, ...]
+    stream_outputs: tuple[str, ...]  # attributes of the streaming object, one per output
     warmup: str  # outputs are NaN before this many inputs (or "none")
     source: str
 
 
 def _i(**kw) -> Indicator:
     kw.setdefault("inputs", kw["update_inputs"])
+    kw.setdefault("stream_outputs", ("value",) if len(kw["outputs"]) == 1 else kw["outputs"])
     return Indicator(**kw)
 
 
@@ -113,15 +115,19 @@ INDICATORS: tuple[Indicator, ...] = (
     # ---- structure
     _i(name="swings", title="Swing highs and lows", kernel="swings", stream="Swings",
        batch="swings", update_inputs=_HL, params=(("left", 2), ("right", 2)),
-       outputs=("swing_high", "swing_low"), warmup="left + right + 1",
+       outputs=("swing_high", "swing_low"),
+       stream_outputs=("new_high", "new_low"), warmup="left + right + 1",
        source="pivot highs/lows, confirmed `right` bars later"),
     _i(name="fractals", title="Bill Williams fractals", kernel="swings", stream="Fractals",
        batch="fractals", update_inputs=_HL, params=(("k", 2),), outputs=("up", "down"),
+       stream_outputs=("new_high", "new_low"),
        warmup="2 * k + 1", source="Williams, Trading Chaos, 1995"),
     _i(name="equal_levels", title="Equal highs/lows (liquidity pools)", kernel="swings",
        stream="EqualLevels", batch="equal_levels", update_inputs=_HL,
        params=(("left", 2), ("right", 2), ("tolerance", 0.001), ("max_levels", 32)),
-       outputs=("eq_high", "eq_low", "swept_high", "swept_low"), warmup="left + right + 1",
+       outputs=("eq_high", "eq_low", "swept_high", "swept_low"),
+       stream_outputs=("new_high", "new_low", "swept_high", "swept_low"),
+       warmup="left + right + 1",
        source="resting stops above/below swings (Osler 2005)"),
     _i(name="premium_discount", title="Premium/discount in the dealing range", kernel="swings",
        stream="PremiumDiscount", batch="premium_discount", update_inputs=_HLC,
@@ -129,7 +135,8 @@ INDICATORS: tuple[Indicator, ...] = (
        source="ICT premium/discount of a Donchian range"),
     _i(name="fair_value_gaps", title="Fair-value gaps", kernel="zones", stream="FairValueGaps",
        batch="fair_value_gaps", update_inputs=_HL, params=(("min_size", 0.0), ("max_open", 64)),
-       outputs=("side", "bottom", "top", "filled"), warmup="3",
+       outputs=("side", "bottom", "top", "filled"),
+       stream_outputs=("new_side", "new_bottom", "new_top", "filled"), warmup="3",
        source="ICT three-candle imbalance, with fill tracking"),
     _i(name="order_blocks", title="Order blocks", kernel="zones", stream="OrderBlocks",
        batch="order_blocks", update_inputs=("open", "high", "low", "close"),
