@@ -60,6 +60,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal
 from enum import Enum
+from types import ModuleType
 
 import native
 from titan.core import events as ev
@@ -95,13 +96,13 @@ class _Market:
     __slots__ = ("inst", "iid", "core", "tick", "lot", "maker_fee", "taker_fee", "leverage",
                  "mark", "funding_rate", "funding_at", "funding_done")
 
-    def __init__(self, inst: Instrument, book: bool, maker: Decimal, taker: Decimal,
-                 leverage: Decimal) -> None:
+    def __init__(self, inst: Instrument, matcher: type, book: bool, maker: Decimal,
+                 taker: Decimal, leverage: Decimal) -> None:
         self.inst = inst
         self.iid = inst.id
         self.tick = inst.tick_size
         self.lot = inst.lot_size
-        self.core = _m.Matcher(float(inst.tick_size), float(inst.lot_size), book)
+        self.core = matcher(float(inst.tick_size), float(inst.lot_size), book)
         self.maker_fee = maker
         self.taker_fee = taker
         self.leverage = leverage
@@ -115,7 +116,7 @@ class _Order:
     """An order the venue accepted and has not closed."""
 
     __slots__ = ("cmd", "m", "handle", "venue_order_id", "lots", "filled", "price_ticks",
-                 "side", "sign", "est_price", "ts")
+                 "side", "sign", "est_price", "hold", "ts")
 
     def __init__(self, cmd: ev.SubmitOrder, m: _Market, handle: int, venue_order_id: str,
                  lots: int, price_ticks: int, est_price: Decimal, ts: int) -> None:
@@ -128,12 +129,20 @@ class _Order:
         self.price_ticks = price_ticks
         self.side = cmd.side
         self.sign = cmd.side.sign
-        self.est_price = est_price  # what funds/margin were held at
+        self.est_price = est_price  # the price funds/margin are held at
+        self.hold = ZERO  # what it holds now (see SimVenue._hold)
         self.ts = ts
 
 
 class SimVenue:
-    """A simulated exchange account; see the module docstring for the loop contract."""
+    """A simulated exchange account; see the module docstring for the loop contract.
+
+    Instruments must share one venue (``venue`` overrides the name). ``balances`` are the
+    starting cash per currency; fees default to each instrument's and ``maker_fee``/``taker_fee``
+    override them for every instrument; ``leverage`` per instrument id (else
+    ``default_leverage``) sets derivatives margin. ``matching`` picks the core module (default
+    ``native.matching``; the bench passes the reference twin as its baseline).
+    """
 
     def __init__(
         self,
@@ -151,6 +160,7 @@ class SimVenue:
         leverage: Mapping[str, Decimal | float | int] | None = None,
         default_leverage: Decimal | float | int = 1,
         fills_kept: int = 1000,
+        matching: ModuleType | None = None,
     ) -> None:
         instruments = list(instruments)
         if not instruments:
@@ -175,12 +185,13 @@ class SimVenue:
         self.sink = sink
         self.account = SimAccount(balances)
         self._clock = clock
+        self._core = matching or _m  # the compiled core, or a twin the caller picks
         self._book = self.fill_model is FillModel.BOOK
         self._path = _PATH[self.fill_model]
         self._markets: dict[str, _Market] = {}
         for inst in instruments:
             self._markets[inst.id] = _Market(
-                inst, self._book,
+                inst, self._core.Matcher, self._book,
                 inst.maker_fee if maker is None else maker,
                 inst.taker_fee if taker is None else taker,
                 levs.get(inst.id, default_lev),
@@ -191,6 +202,7 @@ class SimVenue:
         self._last: dict[str, ev.Data] = {}  # last Bar/Trade/Quote per instrument
         self._queue: deque[tuple[int, ev.Command]] = deque()
         self._open: dict[str, _Order] = {}
+        self._holds: dict[str, Decimal] = {}  # held by open orders, per currency
         self._by_handle: dict[int, _Order] = {}
         self._closed: set[str] = set()
         self._fills: deque[VenueFill] = deque(maxlen=fills_kept)
@@ -443,6 +455,7 @@ class SimVenue:
         o = _Order(cmd, m, self._seq, f"{self.venue}-{self._seq}", lots, price_ticks, est, ts)
         self._open[cid] = o
         self._by_handle[o.handle] = o
+        self._hold(o)
         self._emit(ev.OrderAccepted(ts_event=ts, ts_init=ts, client_order_id=cid,
                                     venue_order_id=o.venue_order_id))
         self._execute(o, kind, marketable, ts)
@@ -515,23 +528,29 @@ class SimVenue:
         return None
 
     def _held(self, currency: str) -> Decimal:
-        """What open orders and (derivative) positions hold of ``currency``."""
-        held = ZERO
-        for o in self._open.values():
-            inst = o.m.inst
-            left = (o.lots - o.filled) * o.m.lot * inst.contract_size
-            if inst.is_spot:
-                if o.side is ev.Side.BUY and inst.quote == currency:
-                    held += left * o.est_price * (1 + max(o.m.taker_fee, o.m.maker_fee, ZERO))
-                elif o.side is ev.Side.SELL and inst.base == currency:
-                    held += left
-            elif inst.settle_currency == currency and not o.cmd.reduce_only:
-                held += left * o.est_price / o.m.leverage
+        """What open orders and derivative positions hold of ``currency``."""
+        held = self._holds.get(currency, ZERO)
         for iid, h in self.account.holdings.items():
             m = self._markets[iid]
             if h.quantity and not m.inst.is_spot and m.inst.settle_currency == currency:
                 held += abs(h.quantity) * m.inst.contract_size * h.avg_price / m.leverage
         return held
+
+    def _hold(self, o: _Order) -> None:
+        """Re-state what ``o`` holds for what it has left (0 once closed)."""
+        m, inst = o.m, o.m.inst
+        left = (o.lots - o.filled) * m.lot * inst.contract_size if o.cmd.client_order_id in self._open else ZERO
+        if inst.is_spot:
+            if o.sign > 0:
+                ccy, amount = inst.quote, left * o.est_price * (1 + max(m.taker_fee, m.maker_fee, ZERO))
+            else:
+                ccy, amount = inst.base, left
+        else:
+            ccy = inst.settle_currency
+            amount = ZERO if o.cmd.reduce_only else left * o.est_price / m.leverage
+        if amount != o.hold:
+            self._holds[ccy] = self._holds.get(ccy, ZERO) + amount - o.hold
+            o.hold = amount
 
     # ---- records from the core -----------------------------------------------------------------
 
@@ -565,6 +584,7 @@ class SimVenue:
             fee_ccy = inst.quote if inst.is_spot else inst.settle_currency
             self.account.fill(inst, qty * o.sign, price, fee, fee_ccy)
             o.filled += lots
+            self._hold(o)
             self._trade_seq += 1
             self.fill_count += 1
             trade_id = f"{self.venue}-t{self._trade_seq}"
@@ -617,6 +637,7 @@ class SimVenue:
         self._open.pop(cid, None)
         self._by_handle.pop(o.handle, None)
         self._closed.add(cid)
+        self._hold(o)
 
     # ---- helpers -----------------------------------------------------------------------------
 
