@@ -237,7 +237,8 @@ class Brain:
             if qty > 0:
                 out.append(self._submit(cid, owner, intent.instrument_id, intent.side, qty, now_ns,
                                         v.mark, intent=intent, price=v.price,
-                                        trigger=v.trigger_price, reduce_only=v.reduce_only))
+                                        trigger=v.trigger_price, reduce_only=v.reduce_only,
+                                        venue=v.inst.venue))  # type: ignore[union-attr]
         return out, crosses
 
     def _net(self, approved: list[tuple[str, Verdict]], now_ns: int, residual: dict[str, Decimal],
@@ -273,9 +274,11 @@ class Brain:
 
     def _submit(self, cid: str, owner: str, iid: str, side: Side, qty: Decimal, now_ns: int,
                 mark: float, *, intent: ev.OrderIntent | None = None, price: Decimal | None = None,
-                trigger: Decimal | None = None, reduce_only: bool = True) -> ev.SubmitOrder:
-        inst = self.instruments.get(iid)
-        venue = inst.venue if inst is not None else split_instrument_id(iid)[1]
+                trigger: Decimal | None = None, reduce_only: bool = True, venue: str = ""
+                ) -> ev.SubmitOrder:
+        if not venue:
+            inst = self.instruments.get(iid)
+            venue = inst.venue if inst is not None else split_instrument_id(iid)[1]
         self._sent[cid] = _Sent(owner, iid, venue, side, mark, now_ns, qty, reduce_only)
         if intent is None:
             return ev.SubmitOrder(client_order_id=cid, phase=owner, instrument_id=iid, side=side,

@@ -44,6 +44,11 @@ CHECKS = (
     "phase_drawdown", "correlation", "size", "position_cap", "leverage", "instrument_limits",
 )
 PASS = {name: CheckResult(name=name, passed=True) for name in CHECKS}
+NEW_RISK = ("breaker", "enabled", "regime", "equity", "mark", "feed", "truth", "venue_quality",
+            "phase_drawdown", "correlation")
+NEW_RISK_PASSED = tuple(PASS[n] for n in NEW_RISK)
+NEW_RISK_AT = {n: i for i, n in enumerate(NEW_RISK)}
+CAPS_PASSED = (PASS["position_cap"], PASS["leverage"])
 
 
 def price_band_bps(price: float, reference: float) -> float:
@@ -111,12 +116,13 @@ class Conditions:
 class Verdict:
     """The gate's answer for one intent."""
 
-    __slots__ = ("intent", "owner", "approved", "quantity", "price", "trigger_price",
+    __slots__ = ("intent", "owner", "inst", "approved", "quantity", "price", "trigger_price",
                  "reduce_only", "reason", "checks", "mark")
 
     def __init__(self, intent: OrderIntent, owner: Owner | None, checks: list[CheckResult]) -> None:
         self.intent = intent
         self.owner = owner
+        self.inst: Instrument | None = None
         self.approved = False
         self.quantity = Decimal(0)
         self.price: Decimal | None = None
@@ -134,6 +140,7 @@ class RiskGate:
                  rate: OrderRate, conditions: Conditions) -> None:
         b = config.brain
         self.instruments = instruments
+        self._instrument = instruments.get
         self.view = view
         self.book = book
         self.allocator = allocator
@@ -165,9 +172,10 @@ class RiskGate:
         if phase in ADVISORY:
             return _deny(v, "advisory", f"{phase} is advisory only: it never sizes orders")
         iid = intent.instrument_id
-        inst = self.instruments.get(iid)
+        inst = self._instrument(iid)
         if inst is None:
             return _deny(v, "instrument", f"unknown instrument {iid!r}")
+        v.inst = inst
         qty_in = intent.quantity
         if not qty_in.is_finite() or qty_in <= 0:
             return _deny(v, "quantity", f"quantity {qty_in} must be a positive number")
@@ -224,40 +232,38 @@ class RiskGate:
                 name="reduce_only", passed=True, detail=f"clipped to the reducible {reducible:g}"))
             v.reduce_only = True
         else:
-            block = self._new_risk_block(owner, phase, inst, iid, mark, now_ns, checks)
-            if block is not None:
+            block = self._new_risk_block(owner, phase, inst, iid, mark, now_ns)
+            if block is None:
+                checks.extend(NEW_RISK_PASSED)
+                sized = self._size(v, owner, phase, inst, leg, mark, qty, reducible, buy)
+                if sized is None:
+                    return v
+                x = sized
+            else:
                 name, reason = block
+                checks.extend(NEW_RISK_PASSED[:NEW_RISK_AT[name]])
                 if reducible <= 0.0:
                     return _deny(v, name, reason)
                 x = min(qty, reducible)
                 checks.append(CheckResult(name=name, passed=False,
                                           detail=f"{reason}; only the reducing {x:g} goes, reduce-only"))
                 v.reduce_only = True
-            else:
-                sized = self._size(v, owner, phase, inst, leg, mark, qty, reducible, buy)
-                if sized is None:
-                    return v
-                x = sized
         return self._finish(v, inst, x, qty, buy)
 
     def _new_risk_block(self, owner: Owner, phase: str, inst: Instrument, iid: str, mark: float,
-                        now_ns: int, checks: list[CheckResult]) -> tuple[str, str] | None:
+                        now_ns: int) -> tuple[str, str] | None:
+        """The first new-risk gate that blocks (check name, reason), or None."""
         br = self.breaker
         if br.state is BreakerState.HALTED:
             return "breaker", f"breaker HALTED ({br.reason}): only reducing orders"
-        checks.append(PASS["breaker"])
         if not owner.enabled or not self.allocator.enabled.get(phase, False):
             return "enabled", f"{owner.name if not owner.enabled else phase} is disabled"
-        checks.append(PASS["enabled"])
         if not self.allocator.allowed(phase):
             return "regime", f"regime {self.allocator.regime!r} does not allow {phase}"
-        checks.append(PASS["regime"])
         if self.book.equity <= 0.0:
             return "equity", f"equity {self.book.equity:.2f} is not positive"
-        checks.append(PASS["equity"])
         if mark <= 0.0:
             return "mark", f"no mark for {iid}: cannot size new risk"
-        checks.append(PASS["mark"])
         cond = self.cond
         why = cond.feed_instruments.get(iid) or cond.feed_venues.get(inst.venue)
         if why:
@@ -265,27 +271,22 @@ class RiskGate:
         age = now_ns - self.view.mark_ts(iid)
         if age > self.stale_ns:
             return "feed", f"feed for {iid}: last mark {age / 1e9:.0f} s old (stale after {self.stale_ns / 1e9:g} s)"
-        checks.append(PASS["feed"])
         if cond.truth_score is not None and cond.truth_score < self.truth_min:
             return "truth", f"truth score {cond.truth_score:.0f} below {self.truth_min:g}: no new risk"
-        checks.append(PASS["truth"])
         quality = self.quality.levels.get(inst.venue)
         if quality is not None and quality[0] >= HALT:
             return "venue_quality", f"venue halted for new entries: {quality[1]}"
-        checks.append(PASS["venue_quality"])
         tier = self.drawdown.phase_tier.get(phase, 0)
         if tier >= HALT_ENTRIES:
             tiers = self.drawdown.tiers[phase]
             return "phase_drawdown", (f"{phase} reached daily drawdown tier {tier} "
                                       f"({tiers[tier - 1]:.0%} of its budget): no new entries today")
-        checks.append(PASS["phase_drawdown"])
         if self.returns.correlations:
             gp = self.book.gross_phase
             for other, c in self.returns.partners(phase, self.correlation_limit):
                 if gp.get(other, 0.0) > 0.0:
                     return "correlation", (f"{phase} returns correlate {c:.2f} with {other}, which "
                                            f"holds exposure (limit {self.correlation_limit:g})")
-        checks.append(PASS["correlation"])
         return None
 
     def _size(self, v: Verdict, owner: Owner, phase: str, inst: Instrument, leg, mark: float,
@@ -328,8 +329,7 @@ class RiskGate:
         headroom = min(h_owner, h_phase, h_total)
         limit, binding = max_add(extent, worst, pos_cap, headroom, unit)
         if want <= limit:
-            checks.append(PASS["position_cap"])
-            checks.append(PASS["leverage"])
+            checks.extend(CAPS_PASSED)
             return want
         if binding == "leverage":
             which = ("total" if headroom == h_total else "phase" if headroom == h_phase else "owner")
