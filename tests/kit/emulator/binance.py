@@ -19,7 +19,7 @@ from aiohttp import web
 from tests.kit.emulator import history
 from tests.kit.emulator.engine import EmuOrder, EngineError, Exchange, Fill, MarketSpec, Reject, Status
 from tests.kit.emulator.limits import Cost, Rule, binance_cost
-from tests.kit.emulator.server import PushSocket, VenueApp
+from tests.kit.emulator.server import BODY, CODE, SECTION, PushSocket, VenueApp
 from tests.kit.emulator.signing import hmac_hex, verify_query_signed
 from tests.kit.emulator.tape import load_candles, load_funding, load_l2
 
@@ -135,7 +135,7 @@ class BinanceApp(VenueApp):
 
     def _wrap(self, fn, section: str):
         async def handler(request: web.Request) -> web.StreamResponse:
-            request["section"] = section
+            request[SECTION] = section
             return await fn(request)
         return handler
 
@@ -153,19 +153,19 @@ class BinanceApp(VenueApp):
                                  status=429, headers={"Retry-After": "1"})
 
     def err(self, request: web.Request, status: int, code: int, msg: str) -> web.Response:
-        request["emu_code"] = code
+        request[CODE] = code
         return web.json_response({"code": code, "msg": msg}, status=status)
 
     def engine_err(self, request: web.Request, e: EngineError) -> web.Response:
-        table = SPOT_ERRORS if request["section"] == "spot" else USDM_ERRORS
+        table = SPOT_ERRORS if request[SECTION] == "spot" else USDM_ERRORS
         return self.err(request, *table[e.reject])
 
     def ex(self, request: web.Request) -> Exchange:
-        return self.exchanges[request["section"]]
+        return self.exchanges[request[SECTION]]
 
     def signed(self, request: web.Request) -> tuple[web.Response | None, dict[str, str]]:
         fail, params = verify_query_signed(request.headers.get("X-MBX-APIKEY", ""), request.query_string,
-                                           request["body"], self.emu.keys, self.server_ms(), 5000)
+                                           request[BODY], self.emu.keys, self.server_ms(), 5000)
         if fail is None:
             return None, params
         if fail.kind == "missing_key":
@@ -196,7 +196,7 @@ class BinanceApp(VenueApp):
         return web.json_response({"serverTime": self.server_ms()})
 
     async def exchange_info(self, request: web.Request) -> web.Response:
-        sec = request["section"]
+        sec = request[SECTION]
         if sec == "spot":
             symbols = [self._spot_symbol(m) for m in SPOT]
             limits = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
@@ -272,7 +272,7 @@ class BinanceApp(VenueApp):
         data = {"lastUpdateId": book.last_update_id,
                 "bids": [[format(p, "f"), format(q, "f")] for p, q in book.depth("b", n)],
                 "asks": [[format(p, "f"), format(q, "f")] for p, q in book.depth("a", n)]}
-        if request["section"] == "usdm":
+        if request[SECTION] == "usdm":
             data.update(E=self.server_ms(), T=self.server_ms())
         return web.json_response(data)
 
@@ -290,7 +290,7 @@ class BinanceApp(VenueApp):
 
     async def klines(self, request: web.Request) -> web.Response:
         q = request.query
-        sec = request["section"]
+        sec = request[SECTION]
         if q.get("symbol") != "BTCUSDT":
             return self.err(request, 400, -1121, "Invalid symbol.")
         minutes = history.binance_interval_minutes(q.get("interval", ""))
@@ -331,7 +331,7 @@ class BinanceApp(VenueApp):
         bad, p = self.signed(request)
         if bad is not None:
             return bad
-        sec = request["section"]
+        sec = request[SECTION]
         m = self.spec(request, p.get("symbol", ""))
         if m is None:
             return self.err(request, 400, -1121, "Invalid symbol.")
@@ -422,7 +422,7 @@ class BinanceApp(VenueApp):
         except EngineError as e:
             return self.engine_err(request, e)
         data = self._order_json(request, order)
-        if request["section"] == "spot":
+        if request[SECTION] == "spot":
             data["origClientOrderId"] = order.client_id
             data["clientOrderId"] = p.get("newClientOrderId") or f"emucx{secrets.token_hex(6)}"
             data["transactTime"] = self.server_ms()
@@ -433,7 +433,7 @@ class BinanceApp(VenueApp):
         if bad is not None:
             return bad
         done = self.ex(request).cancel_all(p.get("symbol"))
-        if request["section"] == "usdm":
+        if request[SECTION] == "usdm":
             return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
         return web.json_response([self._spot_order(o) for o in done])
 
@@ -469,7 +469,7 @@ class BinanceApp(VenueApp):
                 continue
             if p.get("fromId") and int(f.trade_id) < int(p["fromId"]):
                 continue
-            out.append(self._trade_json(request["section"], f))
+            out.append(self._trade_json(request[SECTION], f))
         limit = int(p.get("limit", "500"))
         return web.json_response(out[:limit] if p.get("startTime") or p.get("fromId") else out[-limit:])
 
@@ -485,7 +485,7 @@ class BinanceApp(VenueApp):
                 "side": f.side.upper(), "positionSide": "BOTH", "symbol": f.symbol, "time": f.ts_ms}
 
     def _order_json(self, request: web.Request, o: EmuOrder) -> dict:
-        return self._spot_order(o) if request["section"] == "spot" else self._usdm_order(o)
+        return self._spot_order(o) if request[SECTION] == "spot" else self._usdm_order(o)
 
     def _btype(self, o: EmuOrder, futures: bool) -> str:
         t = getattr(o, "meta_type", "")

@@ -14,7 +14,7 @@ from aiohttp import web
 from tests.kit.emulator import history
 from tests.kit.emulator.engine import EmuOrder, EngineError, Exchange, Fill, MarketSpec, Reject, Status
 from tests.kit.emulator.limits import Cost, Rule, bybit_cost
-from tests.kit.emulator.server import PushSocket, VenueApp
+from tests.kit.emulator.server import BODY, CODE, PushSocket, VenueApp
 from tests.kit.emulator.signing import hmac_hex, verify_bybit
 from tests.kit.emulator.tape import load_candles, load_funding, load_quote_bars
 
@@ -114,7 +114,7 @@ class BybitApp(VenueApp):
         category = params.get("category", "")
         if request.method == "POST":
             try:
-                category = json.loads(request["body"] or "{}").get("category", "")
+                category = json.loads(request[BODY] or "{}").get("category", "")
             except ValueError:
                 pass
         return bybit_cost(request.path, category)
@@ -126,7 +126,7 @@ class BybitApp(VenueApp):
 
     def _json(self, request: web.Request | None, code: int = 0, msg: str = "OK", result=None) -> web.Response:
         if request is not None:
-            request["emu_code"] = code
+            request[CODE] = code
         return web.json_response({
             "retCode": code, "retMsg": msg, "result": {} if result is None else result,
             "retExtInfo": {}, "time": self.server_ms(),
@@ -143,7 +143,7 @@ class BybitApp(VenueApp):
         return self.err(request, code, msg)
 
     def auth(self, request: web.Request) -> web.Response | None:
-        fail = verify_bybit(request.headers, request.query_string, request["body"], request.method,
+        fail = verify_bybit(request.headers, request.query_string, request[BODY], request.method,
                             self.emu.keys, self.server_ms())
         if fail is None:
             return None
@@ -155,7 +155,7 @@ class BybitApp(VenueApp):
 
     def body(self, request: web.Request) -> dict:
         try:
-            return json.loads(request["body"] or "{}")
+            return json.loads(request[BODY] or "{}")
         except ValueError:
             return {}
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tests.kit.emulator.engine import EmuOrder, EngineError, Exchange, MarketSpec, Reject, Status
 from tests.kit.emulator.limits import Cost, Rule, mexc_cost
-from tests.kit.emulator.server import VenueApp
+from tests.kit.emulator.server import CODE, VenueApp
 from tests.kit.emulator.signing import verify_query_signed
 from tests.kit.emulator.tape import load_l2
 
@@ -76,7 +76,7 @@ class MexcApp(VenueApp):
         return web.json_response({"code": 429, "msg": "Too Many Requests"}, status=429)
 
     def err(self, request: web.Request, status: int, code: int, msg: str) -> web.Response:
-        request["emu_code"] = code
+        request[CODE] = code
         return web.json_response({"code": code, "msg": msg}, status=status)
 
     def signed(self, request: web.Request) -> tuple[web.Response | None, dict[str, str]]:

@@ -20,6 +20,10 @@ from tests.kit.emulator.tape import DATA
 
 log = logging.getLogger(__name__)
 
+BODY = web.RequestKey("body", str)
+CODE = web.RequestKey("emu_code", object)
+SECTION = web.RequestKey("section", str)
+
 API_KEY = "emu-api-key"
 API_SECRET = "emu-api-secret"
 CONTROL = "/_emulator"
@@ -111,7 +115,7 @@ class VenueApp:
         if request.path.startswith(CONTROL):
             return await handler(request)
         body = await request.text() if request.can_read_body else ""
-        request["body"] = body
+        request[BODY] = body
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True) if "=" in body and not body.startswith("{") else {})
         rec = RequestRecord(
@@ -136,16 +140,16 @@ class VenueApp:
                                     content_type="text/html")
             elif fault.kind == "rate_limit":
                 resp = self.rate_limited(None)
-                rec.status, rec.code = resp.status, str(request.get("emu_code", ""))
+                rec.status, rec.code = resp.status, str(request.get(CODE, ""))
                 return resp
         if not is_ws and self.emu.enforce_limits:
             rule = self.limits.admit(self.cost(request, params))
             if rule is not None:
                 resp = self.rate_limited(rule)
-                rec.status, rec.code = resp.status, str(request.get("emu_code", ""))
+                rec.status, rec.code = resp.status, str(request.get(CODE, ""))
                 return resp
         resp = await handler(request)
-        rec.status, rec.code = resp.status, str(request.get("emu_code", ""))
+        rec.status, rec.code = resp.status, str(request.get(CODE, ""))
         if fault is not None and fault.kind == "timeout_after_accept":
             await asyncio.sleep(fault.delay_s)
         return resp
