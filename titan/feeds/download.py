@@ -90,7 +90,7 @@ async def download_ohlcv(ex, symbol: str, timeframe: str, since_ms: int, until_m
 
     async def page(cursor: int) -> list[list]:
         rows = await ex.fetch_ohlcv(symbol, timeframe, since=cursor, limit=limit)
-        return [[int(r[0]), *r[1:6]] for r in rows if r and r[0] is not None]
+        return [[int(r[0]), *map(float, r[1:6])] for r in rows if len(r) >= 6 and None not in r[:6]]
 
     return await _download(path, CANDLE_HEADER, since, until, step, limit, page, _candle_line, progress)
 
@@ -104,7 +104,8 @@ async def download_funding(ex, symbol: str, since_ms: int, until_ms: int | None,
     async def page(cursor: int) -> list[list]:
         rows = await ex.fetch_funding_rate_history(symbol, since=cursor, limit=limit,
                                                    params={"until": min(cursor + limit * step, until) - 1})
-        return [[int(r["timestamp"]), r["fundingRate"]] for r in rows if r.get("timestamp") is not None]
+        return [[int(r["timestamp"]), float(r["fundingRate"])] for r in rows
+                if r.get("timestamp") is not None and r.get("fundingRate") is not None]
 
     return await _download(path, FUNDING_HEADER, since_ms, until, step, limit, page, _funding_line, progress,
                            exact_step=False)

@@ -152,7 +152,7 @@ def load_trades(path: str | Path, instrument_id: str, *, on_error: str = "raise"
     else:
         side = np.where(raw_side == "buy", 1, np.where(raw_side == "sell", -1, 0)).astype(np.int8)
     for i in np.flatnonzero(side == 0):
-        report.problems.append(_problem(report, t.lines[i], "value", f"bad {side_col} {t.columns[side_col][i]!r}"))
+        report.problems.append(_problem(report, t.lines[i], "value", f"bad {side_col} {str(t.columns[side_col][i])!r}"))
     bad = (side == 0) | _bad_ts(report, t)
     bad |= check_values(report, "price", t.columns["price"], t.lines, positive=True)
     bad |= check_values(report, size_col, t.columns[size_col], t.lines, positive=True)
@@ -183,7 +183,7 @@ def load_quotes(path: str | Path, instrument_id: str, *, on_error: str = "raise"
         bad |= check_values(report, c, t.columns[c], t.lines, positive=c in ("bid", "ask"))
     crossed = (t.columns["bid"] >= t.columns["ask"]) & ~bad
     for i in np.flatnonzero(crossed):
-        report.problems.append(_problem(report, t.lines[i], "value", f"crossed quote bid {t.columns['bid'][i]!r} >= ask {t.columns['ask'][i]!r}"))
+        report.problems.append(_problem(report, t.lines[i], "value", f"crossed quote bid {float(t.columns['bid'][i])!r} >= ask {float(t.columns['ask'][i])!r}"))
     keep = _time_filter(report, t, ~(bad | crossed), 0, allow_equal=True)
     _finish(report, on_error, len(t))
     c = {k: t.columns[k][keep] for k in cols}
@@ -265,7 +265,7 @@ def _bad_ts(report: ValidationReport, t: Table) -> np.ndarray:
     ts = t.columns["ts"]
     bad = ~np.isfinite(ts) | (ts < 0) | (ts != np.floor(ts))
     for i in np.flatnonzero(bad):
-        report.problems.append(_problem(report, t.lines[i], "value", f"bad timestamp {ts[i]!r} (expected epoch ms)"))
+        report.problems.append(_problem(report, t.lines[i], "value", f"bad timestamp {float(ts[i])!r} (expected epoch ms)"))
     return bad
 
 

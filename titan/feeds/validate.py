@@ -140,7 +140,8 @@ def check_ohlcv(report: ValidationReport, o, h, lo, c, v, lines: np.ndarray) -> 
     for mask, what in checks:
         for i in np.flatnonzero(mask & ~bad):
             _add(report, lines[i], "ohlc",
-                 f"OHLC violation ({what}): o={o[i]!r} h={h[i]!r} l={lo[i]!r} c={c[i]!r} v={v[i]!r}")
+                 f"OHLC violation ({what}): o={float(o[i])!r} h={float(h[i])!r} l={float(lo[i])!r} "
+                 f"c={float(c[i])!r} v={float(v[i])!r}")
         bad |= mask
     return bad
 
@@ -152,7 +153,7 @@ def check_values(report: ValidationReport, name: str, values: np.ndarray, lines:
     if positive:
         bad |= values <= 0
     for i in np.flatnonzero(bad):
-        _add(report, lines[i], "value", f"bad {name} {values[i]!r}")
+        _add(report, lines[i], "value", f"bad {name} {float(values[i])!r}")
     return bad
 
 
