@@ -118,9 +118,8 @@ class BrainSection(Section):
     exec_quality_halt_factor: Annotated[float, Meta(ge=1, le=100)] = 2.0  # x limit -> halt venue
     venue_error_window_s: PositiveFloat = 300.0  # venue_error_flatten_count within this window
     tail_sample_s: PositiveFloat = 60.0  # mark sampling for the Hill tail index
-    tail_window: Annotated[int, Meta(ge=20, le=100_000)] = 500
-    tail_fraction: Annotated[float, Meta(gt=0, le=0.5)] = 0.1  # k = tail_fraction x samples
-    tail_min_samples: Annotated[int, Meta(ge=10, le=100_000)] = 100
+    tail_window: Annotated[int, Meta(ge=20, le=100_000)] = 240  # samples per Hill estimate
+    tail_fraction: Annotated[float, Meta(gt=0, le=0.5)] = 0.1  # k = tail_fraction x window
     resync_interval_s: PositiveFloat = 60.0  # re-anchor the Brain's running sums on the state
 
 

@@ -97,8 +97,7 @@ class Brain:
                                     b.exec_quality_halt_factor)
         self.returns = PhaseReturns(SIZED, b.correlation_window, b.correlation_min_samples,
                                     int(b.returns_sample_s * NS))
-        self.tail = TailWatch(b.tail_window, b.tail_fraction, b.tail_min_samples,
-                              int(b.tail_sample_s * NS))
+        self.tail = TailWatch(b.tail_window, b.tail_fraction, int(b.tail_sample_s * NS))
         self.rate = OrderRate(b.max_orders_per_minute)
         self.conditions = Conditions()
         self.gate = RiskGate(config, instruments, view, self.book, self.allocator, self._breaker,

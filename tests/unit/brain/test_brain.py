@@ -188,7 +188,7 @@ def test_phase_drawdown_tiers_reduce_halt_and_escalate():
 
 
 def test_fat_tails_turn_the_brain_defensive_and_calm_returns_bring_it_back():
-    cfg = config(brain={"tail_min_samples": 40, "tail_window": 60, "tail_sample_s": 60,
+    cfg = config(brain={"tail_window": 40, "tail_sample_s": 60,
                         "returns_sample_s": 60, "resync_interval_s": 60})
     w = World(cfg, equity=20_000)
     w.fill(w.submits(w.decide(intent("hunter", SOL, "buy", "1")))[0])

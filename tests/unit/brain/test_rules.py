@@ -17,7 +17,7 @@ from titan.brain.drawdown import DrawdownWatch, drawdown_tier
 from titan.brain.exec_quality import HALT, OK, REDUCE, VenueQuality
 from titan.brain.netting import net
 from titan.brain.risk import OrderRate, max_add, price_band_bps, worst_case
-from titan.brain.tail import TailWatch, hill_tail_index
+from titan.brain.tail import TailWatch
 from titan.core.events import Side
 
 # ---- drawdown --------------------------------------------------------------------------------
@@ -56,43 +56,41 @@ def test_phase_tiers_climb_once_per_day_and_reset():
     assert w.observe_phase("unknown", -1e9) is None
 
 
-# ---- Hill tail index -------------------------------------------------------------------------
+# ---- Hill tail index (native kernel; here: what it is fed) ---------------------------------------
 
 
 def pareto(alpha: float, n: int, seed: int) -> list[float]:
     rng = np.random.default_rng(seed)
     u = rng.random(n)
     signs = rng.choice([-1.0, 1.0], n)
-    return list(signs * (1.0 - u) ** (-1.0 / alpha))  # |x| ~ Pareto(alpha, x_min = 1)
+    return list(signs * 0.001 * (1.0 - u) ** (-1.0 / alpha))  # |r| ~ Pareto(alpha)
 
 
 @pytest.mark.parametrize("alpha", [1.5, 3.0])
-def test_hill_recovers_a_pareto_tail(alpha):
-    est = hill_tail_index(pareto(alpha, 20_000, 3), 2_000)
-    assert est == pytest.approx(alpha, rel=0.08)
+def test_tail_watch_recovers_the_tail_index_of_sampled_returns(alpha):
+    t = TailWatch(window=4_000, fraction=0.1, sample_ns=60)
+    price, ts = 100.0, 0
+    t.sample("X", price, ts)
+    for r in pareto(alpha, 4_000, 3):
+        ts += 60
+        price *= math.exp(r)
+        assert t.sample("X", price, ts)
+    assert t.index("X") == pytest.approx(alpha, rel=0.15)
 
 
-def test_hill_matches_the_formula_on_a_small_sample():
-    xs = [0.5, -4.0, 2.0, 1.0, -8.0, 0.0]
-    # top 2 of |x|: 8, 4; threshold 2 -> 2 / (ln 4 + ln 2)
-    assert hill_tail_index(xs, 2) == pytest.approx(2 / (math.log(4) + math.log(2)))
-    assert hill_tail_index([1.0, 1.0, 1.0], 2) is None  # no spread above the threshold
-    assert hill_tail_index([1.0], 1) is None
-    with pytest.raises(ValueError, match="k"):
-        hill_tail_index(xs, 0)
-
-
-def test_tail_watch_samples_on_its_interval_only():
-    t = TailWatch(window=50, fraction=0.1, min_samples=20, sample_ns=60)
+def test_tail_watch_samples_on_its_interval_only_and_waits_for_a_full_window():
+    t = TailWatch(window=50, fraction=0.1, sample_ns=60)
     price, ts = 100.0, 0
     rng = random.Random(1)
-    for _ in range(200):
+    for i in range(60):
         t.sample("X", price, ts)
         assert not t.sample("X", price * 2, ts + 1)  # too soon: ignored
+        assert (t.index("X") is None) == (i < 50)  # 50 returns need 51 marks
         price *= math.exp(rng.gauss(0, 0.01))
         ts += 60
-    assert t.samples("X") == 50
-    assert t.index("X") is not None and t.index("Y") is None
+    assert t.samples("X") == 59
+    assert t.index("Y") is None
+    assert not t.sample("Y", float("nan"), 0) and not t.sample("Y", -1.0, 0)
 
 
 # ---- correlation and performance ---------------------------------------------------------------
