@@ -129,14 +129,15 @@ def load_recording(
             out[key] = []
     snaps, s = rec.snapshots, 0
     for frame in rec.frames:
-        clock.advance_to(frame.ts)
         while s < len(snaps) and snaps[s].ts <= frame.ts:
             snap = snaps[s]
             s += 1
+            clock.advance_to(snap.ts)
             for key in [k for k in pending if symbol_of(rec.family, k) == snap.symbol]:
                 pending.discard(key)
                 target[0] = out[key]
                 router.on_depth_snapshot(key, snap.text)
+        clock.advance_to(frame.ts)
         if frame.key in out:
             target[0] = out[frame.key]
             router.on_frame(frame.text)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import contextlib
 import itertools
 import logging
@@ -516,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # one line, not a traceback
-        print(f"replay_server: {e}")
+        print(f"replay_server: {e}", file=sys.stderr)
         return 2
     return 0
 
