@@ -119,12 +119,14 @@ class Loop:
         self.venue = SimVenue(list(instruments), clock=self.clock, sink=self.events.append,
                               **kwargs)
 
-    def run(self, data: Iterable[ev.Data],
-            strategy: Callable[[ev.Data], None] | None = None) -> list[ev.Message]:
+    def run(self, data: Iterable[ev.Data], strategy: Callable[[ev.Data], None] | None = None,
+            on_timer: Callable[[ev.TimeEvent], None] | None = None) -> list[ev.Message]:
         before = len(self.events)
         for evt in data:
             ts = evt.ts_event
-            self.clock.advance_to(ts)
+            for timer in self.clock.advance_to(ts):  # the runner dispatches due timers first
+                if on_timer is not None:
+                    on_timer(timer)
             self.venue.on_market(evt)
             if strategy is not None:
                 strategy(evt)
