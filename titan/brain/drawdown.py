@@ -52,7 +52,7 @@ class DrawdownWatch:
         self.phase_start: dict[str, float] = {}
         self.phase_base: dict[str, float] = {}
         self.phase_tier: dict[str, int] = {p: 0 for p in self.tiers}
-        self._next_level: dict[str, float] = {p: -math.inf for p in self.tiers}
+        self.next_level: dict[str, float] = {p: -math.inf for p in self.tiers}  # PnL -> next tier
 
     # ---- baselines ----------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class DrawdownWatch:
 
     def observe_phase(self, phase: str, pnl: float) -> int | None:
         """The phase's new tier if this PnL pushed it higher, else None."""
-        if pnl > self._next_level.get(phase, -math.inf):
+        if pnl > self.next_level.get(phase, -math.inf):
             return None
         tiers = self.tiers.get(phase)
         if tiers is None:
@@ -133,6 +133,6 @@ class DrawdownWatch:
         tiers = self.tiers[phase]
         base = self.phase_base.get(phase, 0.0)
         if tier >= len(tiers) or base <= 0:
-            self._next_level[phase] = -math.inf
+            self.next_level[phase] = -math.inf
         else:
-            self._next_level[phase] = self.phase_start[phase] - tiers[tier] * base
+            self.next_level[phase] = self.phase_start[phase] - tiers[tier] * base

@@ -86,6 +86,9 @@ def test_portfolio_drawdown_flattens_everything_reduce_only():
     assert isinstance(d[0], ev.OrderDenied) and d[0].checks[-1].name == "breaker"
     out = w.apply(w.brain.resume("checked", w.now))
     assert w.brain.breaker is BreakerState.NORMAL and not w.brain.emergency
+    running = {m.phase for m in out if isinstance(m, ev.PhaseStatusChanged)
+               and m.new is ev.PhaseStatus.RUNNING}
+    assert running == {"scavenger", "hunter", "sentinel", "ai_quant"}  # the kernel runs them again
     assert w.first(ev.AllocationChanged, out).budgets["hunter"] > 0
     assert isinstance(w.decide(intent("hunter", ETH, "buy", "0.1"))[1], ev.SubmitOrder)
 
