@@ -333,8 +333,10 @@ class Brain:
         if cls is ev.Quote:
             bid, ask = event.bid, event.ask  # type: ignore[attr-defined]
             return (bid + ask) * 0.5 if bid > 0 and ask > 0 else None
-        m = self.view.mark(event.instrument_id)
-        return None if m is None else float(m)
+        if cls is ev.BookDelta and event.is_snapshot:  # type: ignore[attr-defined]
+            m = self.view.mark(event.instrument_id)
+            return None if m is None else float(m)
+        return None  # funding, open interest, liquidations, book deltas: no new mark
 
     # ---- execution and system events ----------------------------------------------------------
 
@@ -462,6 +464,9 @@ class Brain:
         if now_ns >= self._next_resync:
             self._next_resync = now_ns + self._resync_ns
             self.book.resync()
+            working = {o.client_order_id for o in self.view.open_orders()}
+            for cid in [c for c in self._sent if c not in working]:
+                del self._sent[cid]  # ended without an event reaching us (reconciled away)
             self._check_equity(now_ns, out)
         budgets = {p: self.allocator.shares.get(p, 0.0) * self.book.equity for p in SIZED}
         if self.returns.sample(self.book.pnl_phase, budgets, now_ns):
@@ -661,10 +666,11 @@ class Brain:
         for iid, legs in plan.items():
             pairs, rest = net(legs)
             m = self.view.mark(iid)
+            price = m if m is not None else self._avg_price(iid)
             for b, s, q in pairs:
                 crosses.append(ev.InternalCross(
                     cross_id=self.ids.next("cross"), instrument_id=iid, buyer_phase=legs[b][0],
-                    seller_phase=legs[s][0], quantity=q, price=m if m is not None else Decimal(0),
+                    seller_phase=legs[s][0], quantity=q, price=price,
                     ts_event=now_ns, ts_init=now_ns))
             for (owner, side, _), q in zip(legs, rest, strict=True):
                 if q <= 0:
@@ -680,6 +686,11 @@ class Brain:
                                         float(m) if m is not None else 0.0))
                 self.book.add_order(owner, iid, side, float(q), True)
         return out + crosses
+
+    def _avg_price(self, iid: str) -> Decimal:
+        """A price to cross at when the instrument has no mark yet: the largest leg's entry."""
+        legs = [p for p in self.view.positions() if p.instrument_id == iid and p.quantity]
+        return max(legs, key=lambda p: abs(p.quantity)).avg_price if legs else Decimal(0)
 
     def _close_leftovers(self, now_ns: int) -> list[Message]:
         """While in emergency: close what is still open and has no order working on it."""

@@ -291,3 +291,24 @@ def test_on_market_ignores_instruments_without_risk():
     w.state.apply(t)
     assert w.brain.on_market(t, w.now) == []
     assert ETH.id not in w.brain.book.tracked
+
+
+def test_held_marks_follow_the_states_source_rules():
+    w = World()
+    w.fill(w.submits(w.decide(intent("hunter", ETH, "buy", "1")))[0])
+    t = w.now
+    quote = ev.Quote(instrument_id=ETH.id, bid=2_009.0, ask=2_011.0, bid_size=1.0, ask_size=1.0,
+                     ts_event=t, ts_init=t)
+    bar = ev.Bar(instrument_id=ETH.id, timeframe="1m", ts_open=t, open=1.0, high=1.0, low=1.0,
+                 close=2_020.0, volume=1.0, ts_event=t, ts_init=t)
+    mark = ev.MarkPrice(instrument_id=ETH.id, mark=2_030.0, ts_event=t, ts_init=t)
+    trade_after = ev.Trade(instrument_id=ETH.id, price=1_900.0, size=1.0, aggressor=ev.Side.BUY,
+                           ts_event=t, ts_init=t)
+    delta = ev.BookDelta(instrument_id=ETH.id, bids=((1_000.0, 1.0),), asks=((3_000.0, 1.0),),
+                         ts_event=t, ts_init=t)
+    funding = ev.FundingRate(instrument_id=ETH.id, rate=0.01, ts_event=t, ts_init=t)
+    for e in (quote, bar, mark, trade_after, delta, funding):
+        w.market(e)
+        assert w.brain.book.tracked[ETH.id].mark == float(w.state.mark(ETH.id)), e
+        assert w.brain.book.equity == pytest.approx(float(w.state.equity()), rel=1e-12)
+    assert w.state.mark(ETH.id) == D("2030")  # a mark-price stream wins over trades

@@ -86,6 +86,10 @@ class World:
         self.state.apply(t)
         return self.apply(self.brain.on_market(t, self.now))
 
+    def market(self, e: ev.Data) -> list[ev.Message]:
+        self.state.apply(e)
+        return self.apply(self.brain.on_market(e, self.now))
+
     def event(self, e: ev.Message) -> list[ev.Message]:
         self.state.apply(e)
         return self.apply(self.brain.on_event(e, self.now))
