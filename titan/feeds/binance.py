@@ -18,7 +18,7 @@ from titan.core.events import (
     Bar, BookDelta, FundingRate, Liquidation, MarkPrice, Quote, Side, Trade,
 )
 from titan.feeds.book import BinanceBookSync, Outcome
-from titan.feeds.router import MS, Handler, Route, Router, decoder, quoted_value
+from titan.feeds.router import DECODE_ERRORS, MS, Handler, Route, Router, decoder, quoted_value
 from titan.feeds.venues import Channel
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ T = TypeVar("T")
 
 
 class Envelope(msgspec.Struct, Generic[T], gc=False):
-    stream: str
+    """``{"stream": ..., "data": ...}``; the stream name is read before decoding, so not kept."""
+
     data: T
 
 
@@ -153,6 +154,21 @@ class BinanceRouter(Router):
     def _stream_name(self, symbol: str, channel: Channel) -> str:
         return stream_name(symbol, channel, self.options.binance_depth_stream)
 
+    def on_frame(self, frame: str) -> bool:
+        """The hot path: combined-stream frames are routed on their prefix, without a lookup call."""
+        if frame.startswith(_PREFIX):
+            stream = frame[11:frame.find('"', 11)]
+            handler = self._handlers_get(stream)
+            if handler is not None:
+                self.stats.frames += 1
+                try:
+                    handler(frame, self._now())
+                except DECODE_ERRORS as e:
+                    self._bad_frame(stream, frame, e)
+                    return False
+                return True
+        return super().on_frame(frame)
+
     def _stream_of(self, frame: str) -> str | None:
         if frame.startswith(_PREFIX):
             end = frame.find('"', 11)
@@ -189,12 +205,13 @@ class BinanceRouter(Router):
         if ch is Channel.TRADES:
             agg = self.aggregators.get(iid)
 
-            def on_trade(frame: str, ts_init: int, dec=TRADE.decode) -> None:
+            def on_trade(frame: str, ts_init: int, dec=TRADE.decode, ms=MS, buy=_BUY, sell=_SELL,
+                         trade=Trade) -> None:
                 v = dec(frame).data
-                ts = v.T * MS
-                sink(Trade(
+                ts = v.T * ms
+                sink(trade(
                     instrument_id=iid, ts_event=ts, ts_init=ts_init, price=v.p, size=v.q,
-                    aggressor=_SELL if v.m else _BUY, trade_id=str(v.t),
+                    aggressor=sell if v.m else buy, trade_id=str(v.t),
                 ))
                 if agg is not None:
                     for bar in agg.on_trade(ts, v.p, v.q, ts_init):

@@ -77,6 +77,8 @@ class Router:
         self.on_resync = on_resync or (lambda stream: None)
         self.stats = stats or FeedStats()
         self.handlers: dict[str, Handler] = {}
+        self._handlers_get = self.handlers.get
+        self._now = clock.now_ns
         self.routes: dict[str, Route] = {}
         self.books: dict[str, BookSync] = {}  # by stream
         self.aggregators: dict[str, BarAggregator] = {}  # by instrument id
@@ -138,9 +140,9 @@ class Router:
     def on_frame(self, frame: str) -> bool:
         """Route one text frame; True if it carried market data. Never raises for bad input."""
         self.stats.frames += 1
-        ts_init = self.clock.now_ns()
+        ts_init = self._now()
         stream = self._stream_of(frame)
-        handler = self.handlers.get(stream) if stream is not None else None
+        handler = self._handlers_get(stream) if stream is not None else None
         if handler is None:
             self._on_other(frame, stream)
             return False
