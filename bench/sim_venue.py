@@ -80,7 +80,7 @@ def bench_bars(n: int = BARS) -> dict:
 
     def bare():
         for b in bars:
-            b.ts_event
+            _ = b.ts_event
 
     venue_ns = best_of(loop(v)) / n
     empty_ns = best_of(loop(Empty())) / n

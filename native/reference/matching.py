@@ -388,10 +388,7 @@ class Matcher:
         b0, a0 = self.last_bid, self.last_ask
         hits: list[tuple[int, int, _Order, int, bool, int]] = []
         for o in self._orders:
-            if o.side == BUY:
-                hit = _reach_buy(o, a0, a1, mode)
-            else:
-                hit = _reach_sell(o, b0, b1, mode)
+            hit = _reach_buy(o, a0, a1, mode) if o.side == BUY else _reach_sell(o, b0, b1, mode)
             if hit is not None:
                 dist, price, maker, trig = hit
                 hits.append((dist, o.seq, o, price, maker, trig))

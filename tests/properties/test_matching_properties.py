@@ -115,7 +115,7 @@ def test_quantity_is_conserved_and_prices_respect_limits(script, book):
         done = defaultdict(int)
         triggered = set()
         for i, batch in enumerate(records):
-            for code, h, lots, price, maker in batch:
+            for code, h, lots, price, _maker in batch:
                 if code == R.TRIGGER:
                     triggered.add(h)
                     continue
@@ -132,7 +132,7 @@ def test_quantity_is_conserved_and_prices_respect_limits(script, book):
                     assert low <= price <= high
         for h, (_, _, _, qty) in orders.items():
             assert done[h] + canceled[h] + resting.get(h, 0) == qty, f"order {h} leaks lots"
-        for h, side, filled, limit in takes:
+        for h, _side, filled, _limit in takes:
             assert done[h] == filled
         for side in (R.BUY, R.SELL):
             levels = m.depth(side)

@@ -16,12 +16,11 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.execution.test_sim_data import MIN, PERP, SPOT, Loop
 from titan.core import events as ev
 from titan.core.instruments import InstrumentRegistry
 from titan.core.state import ShadowState
 from titan.execution.sim import FillModel
-
-from tests.unit.execution.test_sim_data import MIN, PERP, SPOT, Loop
 
 BUY, SELL = ev.Side.BUY, ev.Side.SELL
 START = {"USDT": D(20_000), "BTC": D(2)}
@@ -86,7 +85,7 @@ def play(steps, model, latency_min):
             data.insert(0, ev.FundingRate(instrument_id=PERP.id, ts_event=ts, ts_init=ts,
                                           rate=funding))
 
-        def kernel(evt, cmds=cmds):
+        def kernel(evt, cmds=cmds, data=data):
             nonlocal seen
             for e in loop.events[seen:]:  # the kernel folds what the venue reported
                 state.apply(e)

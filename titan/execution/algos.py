@@ -109,7 +109,7 @@ def _times(start_ns: int, end_ns: int, n: int) -> list[int]:
 
 
 def _schedule(times: list[int], parts: list[Decimal]) -> tuple[Slice, ...]:
-    return tuple(Slice(ts_ns=t, quantity=q) for t, q in zip(times, parts) if q > 0)
+    return tuple(Slice(ts_ns=t, quantity=q) for t, q in zip(times, parts, strict=True) if q > 0)
 
 
 # ---- the three schedules ---------------------------------------------------------------------
@@ -199,7 +199,7 @@ class ExecAlgo:
         total = sum((s.quantity for s in schedule), ZERO)
         if total != parent.quantity:
             raise ValueError(f"schedule: sums to {total}, the parent wants {parent.quantity}")
-        if any(b.ts_ns < a.ts_ns for a, b in zip(schedule, schedule[1:])):
+        if any(b.ts_ns < a.ts_ns for a, b in zip(schedule, schedule[1:], strict=False)):
             raise ValueError("schedule: slice times must not go backwards")
         self.parent = parent
         self.schedule = tuple(schedule)

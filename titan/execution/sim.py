@@ -66,11 +66,12 @@ import native
 from titan.core import events as ev
 from titan.core.clock import Clock
 from titan.core.instruments import Instrument, to_decimal
+from titan.execution import sim_rules as rules
 from titan.execution.client import EventSink, VenueFill, VenueOrder, VenuePosition, VenueSnapshot
 from titan.execution.sim_account import ZERO, SimAccount
 
 _m = native.matching
-_BAR = ev.Bar
+_BAR, _TRADE, _QUOTE, _BOOK = ev.Bar, ev.Trade, ev.Quote, ev.BookDelta
 _NEVER = 1 << 62
 _KIND = {
     ev.OrderType.MARKET: _m.MARKET, ev.OrderType.LIMIT: _m.LIMIT,
@@ -93,8 +94,8 @@ _PATH = {FillModel.BAR_CLOSE: _m.PATH_CLOSE, FillModel.NEXT_OPEN: _m.PATH_OPEN_C
 class _Market:
     """One instrument at the venue: its matching core, fees, leverage, mark and funding."""
 
-    __slots__ = ("inst", "iid", "core", "tick", "lot", "maker_fee", "taker_fee", "leverage",
-                 "mark", "funding_rate", "funding_at", "funding_done")
+    __slots__ = ("inst", "iid", "core", "tick", "lot", "maker_fee", "taker_fee", "hold_fee",
+                 "leverage", "mark", "funding_rate", "funding_at", "funding_done")
 
     def __init__(self, inst: Instrument, matcher: type, book: bool, maker: Decimal,
                  taker: Decimal, leverage: Decimal) -> None:
@@ -105,6 +106,7 @@ class _Market:
         self.core = matcher(float(inst.tick_size), float(inst.lot_size), book)
         self.maker_fee = maker
         self.taker_fee = taker
+        self.hold_fee = max(maker, taker)  # what a spot buy holds for its fee
         self.leverage = leverage
         self.mark = 0.0
         self.funding_rate = 0.0
@@ -282,35 +284,36 @@ class SimVenue:
         if self._funding_due <= bar.ts_event:  # funding first: it is owed on the earlier position
             self._settle_due(bar.ts_event)
         m = self._markets.get(bar.instrument_id)
-        if m is not None and bar.closed and len(m.core):
-            if m.core.on_bar(bar.open, bar.high, bar.low, bar.close, self._path):
-                self._drain(m, bar.ts_event)
+        if (m is not None and bar.closed and len(m.core)
+                and m.core.on_bar(bar.open, bar.high, bar.low, bar.close, self._path)):
+            self._drain(m, bar.ts_event)
 
     def _on_data(self, evt: ev.Data) -> None:
         if self._funding_due <= evt.ts_event:
             self._settle_due(evt.ts_event)
         cls = evt.__class__
         m = self._markets.get(evt.instrument_id)
-        if cls is ev.Trade:
+        if m is None:
+            if cls is _TRADE or cls is _QUOTE:
+                self._last[evt.instrument_id] = evt
+            return
+        core = m.core
+        if cls is _BOOK:
+            if self._book and core.apply_delta(evt.bids, evt.asks, evt.is_snapshot):
+                self._drain(m, evt.ts_event)
+        elif cls is _TRADE:
             self._last[evt.instrument_id] = evt
-            if m is not None and len(m.core):
-                if m.core.on_trade(evt.price, evt.size, evt.aggressor.sign):
-                    self._drain(m, evt.ts_event)
-        elif cls is ev.Quote:
+            if len(core) and core.on_trade(evt.price, evt.size, evt.aggressor.sign):
+                self._drain(m, evt.ts_event)
+        elif cls is _QUOTE:
             self._last[evt.instrument_id] = evt
-            if m is not None and (self._book or len(m.core)):
-                if m.core.on_quote(evt.bid, evt.bid_size, evt.ask, evt.ask_size):
-                    self._drain(m, evt.ts_event)
-        elif cls is ev.BookDelta:
-            if m is not None and self._book:
-                if m.core.apply_delta(evt.bids, evt.asks, evt.is_snapshot):
-                    self._drain(m, evt.ts_event)
+            if (self._book or len(core)) and core.on_quote(evt.bid, evt.bid_size, evt.ask,
+                                                           evt.ask_size):
+                self._drain(m, evt.ts_event)
         elif cls is ev.MarkPrice:
-            if m is not None:
-                m.mark = evt.mark
-        elif cls is ev.FundingRate:
-            if m is not None and not m.inst.is_spot:
-                self._on_funding_rate(m, evt)
+            m.mark = evt.mark
+        elif cls is ev.FundingRate and not m.inst.is_spot:
+            self._on_funding_rate(m, evt)
 
     def _on_funding_rate(self, m: _Market, evt: ev.FundingRate) -> None:
         if evt.ts_next <= 0:  # a recorded settlement
@@ -413,7 +416,7 @@ class SimVenue:
         m = self._markets.get(cmd.instrument_id)
         if m is None:
             return self._reject(cmd, ts, _E.INVALID_ORDER, f"unknown instrument {cmd.instrument_id}")
-        problem = self._invalid(cmd, m)
+        problem = rules.invalid_numbers(cmd, m.inst)
         if problem:
             return self._reject(cmd, ts, _E.INVALID_ORDER, problem)
         has_ref = self._sync_ref(m)
@@ -440,15 +443,13 @@ class SimVenue:
         if cmd.post_only and marketable:
             return self._reject(cmd, ts, _E.INVALID_ORDER,
                                 f"post-only {cmd.side.value} at {cmd.price} would take liquidity")
-        if cmd.reduce_only:
-            pos = self.account.position(m.iid)
-            if pos * sign >= 0:
-                return self._reject(cmd, ts, _E.INVALID_ORDER,
-                                    f"reduce-only {cmd.side.value} would increase the position {pos}")
-            if cmd.quantity > abs(pos):
-                return self._reject(cmd, ts, _E.INVALID_ORDER,
-                                    f"reduce-only {cmd.quantity} would flip the position {pos}")
-        short = self._shortfall(m, cmd, est)
+        pos = self.account.position(m.iid)
+        breach = rules.reduce_only_breach(cmd, pos) if cmd.reduce_only else None
+        if breach:
+            return self._reject(cmd, ts, _E.INVALID_ORDER, breach)
+        ccy, need = rules.hold(m.inst, cmd.side, cmd.quantity, est, m.hold_fee, m.leverage,
+                               cmd.reduce_only, pos)
+        short = rules.shortfall(ccy, need, self.account.balance(ccy) - self._held(ccy)) if need else None
         if short:
             return self._reject(cmd, ts, _E.INSUFFICIENT_FUNDS, short)
         self._seq += 1
@@ -483,50 +484,6 @@ class SimVenue:
         elif left > 0:
             core.add(o.handle, o.sign, kind, o.price_ticks, 0, left)
 
-    def _invalid(self, cmd: ev.SubmitOrder, m: _Market) -> str | None:
-        """Why the order's numbers are wrong for the instrument, or None."""
-        if cmd.quantity <= 0 or cmd.quantity % m.lot:
-            return f"quantity {cmd.quantity} is not a positive multiple of the lot {m.lot}"
-        t = cmd.order_type
-        if t in (ev.OrderType.LIMIT, ev.OrderType.STOP_LIMIT):
-            if cmd.price is None or cmd.price <= 0:
-                return f"{t.value} order needs a positive price, got {cmd.price}"
-            if cmd.price % m.tick:
-                return f"price {cmd.price} is not on the tick {m.tick}"
-        if t in (ev.OrderType.STOP_MARKET, ev.OrderType.STOP_LIMIT):
-            if cmd.trigger_price is None or cmd.trigger_price <= 0:
-                return f"{t.value} order needs a positive trigger price, got {cmd.trigger_price}"
-            if cmd.trigger_price % m.tick:
-                return f"trigger price {cmd.trigger_price} is not on the tick {m.tick}"
-        if cmd.post_only and t is not ev.OrderType.LIMIT:
-            return f"post-only needs a limit order, got {t.value}"
-        return None
-
-    def _shortfall(self, m: _Market, cmd: ev.SubmitOrder, est: Decimal) -> str | None:
-        """Why the account cannot carry the order, or None."""
-        inst = m.inst
-        qty = cmd.quantity * inst.contract_size
-        if inst.is_spot:
-            if cmd.side is ev.Side.BUY:
-                need = qty * est * (1 + max(m.taker_fee, m.maker_fee, ZERO))
-                free = self.account.balance(inst.quote) - self._held(inst.quote)
-                ccy = inst.quote
-            else:
-                need = qty
-                free = self.account.balance(inst.base) - self._held(inst.base)
-                ccy = inst.base
-        else:
-            pos = self.account.position(m.iid)
-            grows = cmd.quantity if pos * cmd.side.sign >= 0 else max(ZERO, cmd.quantity - abs(pos))
-            if cmd.reduce_only or grows == 0:
-                return None
-            ccy = inst.settle_currency
-            need = grows * inst.contract_size * est / m.leverage
-            free = self.account.balance(ccy) - self._held(ccy)
-        if need > free:
-            return f"insufficient {ccy}: order needs {need}, {max(free, ZERO)} available"
-        return None
-
     def _held(self, currency: str) -> Decimal:
         """What open orders and derivative positions hold of ``currency``."""
         held = self._holds.get(currency, ZERO)
@@ -538,16 +495,10 @@ class SimVenue:
 
     def _hold(self, o: _Order) -> None:
         """Re-state what ``o`` holds for what it has left (0 once closed)."""
-        m, inst = o.m, o.m.inst
-        left = (o.lots - o.filled) * m.lot * inst.contract_size if o.cmd.client_order_id in self._open else ZERO
-        if inst.is_spot:
-            if o.sign > 0:
-                ccy, amount = inst.quote, left * o.est_price * (1 + max(m.taker_fee, m.maker_fee, ZERO))
-            else:
-                ccy, amount = inst.base, left
-        else:
-            ccy = inst.settle_currency
-            amount = ZERO if o.cmd.reduce_only else left * o.est_price / m.leverage
+        m = o.m
+        left = (o.lots - o.filled) * m.lot if o.cmd.client_order_id in self._open else ZERO
+        ccy, amount = rules.hold(m.inst, o.side, left, o.est_price, m.hold_fee, m.leverage,
+                                 o.cmd.reduce_only)
         if amount != o.hold:
             self._holds[ccy] = self._holds.get(ccy, ZERO) + amount - o.hold
             o.hold = amount
@@ -616,7 +567,7 @@ class SimVenue:
         if inst.is_spot:
             cs = inst.contract_size
             if o.sign > 0:
-                rate = max(m.taker_fee, m.maker_fee, ZERO)
+                rate = max(m.hold_fee, ZERO)
                 cash = self.account.balance(inst.quote)
                 per_lot = m.lot * cs * price * (1 + rate)
                 room = int(cash / per_lot) if per_lot > 0 else lots

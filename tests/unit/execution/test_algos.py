@@ -42,7 +42,7 @@ def test_split_sums_exactly_and_tracks_the_cumulative_target(units, lot, weights
         assert all(p >= min_qty for p in nonzero)
     if not min_units:  # without merging, every prefix is within one lot of its ideal share
         run, acc, grand = D(0), 0.0, math.fsum(weights)
-        for p, w in zip(parts, weights):
+        for p, w in zip(parts, weights, strict=True):
             run += p
             acc += w
             assert abs(float(run) - float(total) * acc / grand) <= float(lot) * (1 + 1e-9)
@@ -89,7 +89,7 @@ def test_ac_trajectory_solves_the_discrete_optimality_equation(lam, sigma, eta, 
     for j in range(1, n):
         second = x[j - 1] - 2 * x[j] + x[j + 1]
         assert second == pytest.approx(k2 * x[j], rel=1e-6, abs=1e-9)
-    assert all(a >= b for a, b in zip(x, x[1:]))  # a sale never buys back
+    assert all(a >= b for a, b in zip(x, x[1:], strict=False))  # a sale never buys back
 
 
 def test_ac_closed_form_values_and_limits():

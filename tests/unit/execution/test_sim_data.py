@@ -158,7 +158,7 @@ def test_bars_are_the_real_file():
     first = bars[0]
     assert (first.open, first.high, first.low, first.close) == (17194.0, 17199.5, 17193.5, 17199.0)
     assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
-    assert all(b2.ts_event - b1.ts_event == MIN for b1, b2 in zip(bars, bars[1:]))
+    assert all(b2.ts_event - b1.ts_event == MIN for b1, b2 in zip(bars, bars[1:], strict=False))
 
 
 def test_funding_rows_are_the_three_settlements():
