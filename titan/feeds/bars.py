@@ -3,8 +3,10 @@
 A bar covers ``[ts_open, ts_open + step)`` with ``ts_open`` a multiple of the step counted from
 the Unix epoch, so 1h bars start on the hour and 1d bars at 00:00 UTC. A bar is emitted closed
 when the first trade of a later bar arrives or when :meth:`BarAggregator.flush` is called with
-a time at or past its end (a timer, so quiet markets still close their bars). Intervals without
-trades produce no bar. With ``emit_updates`` every trade also emits the in-progress bar
+a time at or past its end (a timer, so quiet markets still close their bars). The timer's clock
+is translated to venue time with the offset seen on the last trade (``ts_init - ts_event``), so
+replayed history and live data close bars alike. A closed bar never reopens: a trade that
+arrives after its bar was closed is left out. Intervals without trades produce no bar. With ``emit_updates`` every trade also emits the in-progress bar
 (``closed=False``).
 """
 
@@ -60,7 +62,9 @@ class BarAggregator:
         self.steps = tuple(timeframe_ns(t) for t in names)
         self.emit_updates = emit_updates
         self._bars: list[_Building | None] = [None] * len(names)
+        self._closed_until = [0] * len(names)  # end of the last bar closed, per timeframe
         self._last_ts = 0
+        self._offset = 0  # ts_init - ts_event of the last trade: receive clock minus venue clock
 
     def on_trade(self, ts: int, price: float, size: float, ts_init: int = 0) -> list[Bar]:
         """Add a trade (``ts`` in ns); returns the bars it closed (and updates, if enabled).
@@ -71,13 +75,18 @@ class BarAggregator:
         if ts < self._last_ts:
             return out
         self._last_ts = ts
+        if ts_init:
+            self._offset = ts_init - ts
         bars = self._bars
         for i, step in enumerate(self.steps):
+            if ts < self._closed_until[i]:
+                continue  # its bar was closed by the timer already
             start = ts - ts % step
             bar = bars[i]
             if bar is None or bar.ts_open != start:
                 if bar is not None:
                     out.append(self._event(i, bar, True, ts_init))
+                    self._closed_until[i] = bar.ts_open + step
                 bar = bars[i] = _Building(start, price, size)
             else:
                 if price > bar.high:
@@ -91,12 +100,14 @@ class BarAggregator:
         return out
 
     def flush(self, now_ns: int, ts_init: int = 0) -> list[Bar]:
-        """Close every bar whose interval ended at or before ``now_ns``."""
+        """Close every bar whose interval ended at or before ``now_ns`` (the receive clock)."""
         out: list[Bar] = []
+        venue_now = now_ns - self._offset
         for i, step in enumerate(self.steps):
             bar = self._bars[i]
-            if bar is not None and bar.ts_open + step <= now_ns:
+            if bar is not None and bar.ts_open + step <= venue_now:
                 out.append(self._event(i, bar, True, ts_init))
+                self._closed_until[i] = bar.ts_open + step
                 self._bars[i] = None
         return out
 

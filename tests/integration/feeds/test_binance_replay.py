@@ -6,12 +6,15 @@ import asyncio
 import logging
 
 import orjson
+import pytest
 
 from titan.core.events import BookDelta, FeedStatus, FeedStatusChanged, Quote, Trade
 from titan.feeds.replay_server import FaultPlan, ReplayServer
 from titan.feeds.venues import Channel
 
-from .conftest import SPOT, SPOT_ID, USDM, USDM_ID, Recorder, make_feed, matches_book_ticker, wait_until
+from .conftest import (
+    DATA, SPOT, SPOT_ID, USDM, USDM_ID, Recorder, make_feed, matches_book_ticker, wait_until,
+)
 
 ALL = (Channel.BOOK, Channel.QUOTES, Channel.TRADES)
 
@@ -190,3 +193,29 @@ def test_server_pings_are_answered():
         return srv
 
     assert asyncio.run(main()).pongs >= 3
+
+
+def test_bars_from_the_live_trade_stream_of_the_bundled_sample():
+    from titan.core.events import Bar
+    from titan.feeds.history import load_trades
+    from titan.feeds.replay_server import bundled_sample
+
+    async def main():
+        rec = Recorder(USDM_ID)
+        async with ReplayServer(bundled_sample()) as srv:
+            feed = make_feed(srv, rec)
+            await feed.subscribe_bars(USDM_ID, ["1m", "2m"])
+            async with feed:
+                await asyncio.wait_for(srv.finished.wait(), 30)
+                await wait_until(lambda: len(rec.of(Bar)) >= 3)
+        return rec
+
+    bars = asyncio.run(main()).of(Bar)
+    assert [(b.timeframe, b.ts_open // 10**9) for b in bars] == [
+        ("1m", 1723161240), ("1m", 1723161300), ("2m", 1723161240)]  # 23:54, 23:55; 23:54-23:56
+    trades = load_trades(DATA / "binance-usdm_BTCUSDT_trades_20240808T2354.csv.gz", USDM_ID)
+    for bar in bars:
+        inside = (trades.ts_event >= bar.ts_open) & (trades.ts_event < bar.ts_event)
+        p = trades.price[inside]
+        assert (bar.open, bar.high, bar.low, bar.close) == (p[0], p.max(), p.min(), p[-1])
+        assert bar.volume == pytest.approx(trades.size[inside].sum(), rel=1e-12)

@@ -117,3 +117,16 @@ def test_trades_rebuild_the_recorded_candles():
         b = got[int(c.ts_open[i])]
         assert (b.open, b.high, b.low, b.close) == (c.open[i], c.high[i], c.low[i], c.close[i])
         assert b.volume == pytest.approx(c.volume[i], rel=1e-9)
+
+
+def test_timer_runs_on_venue_time_and_closed_bars_stay_closed():
+    """Replayed history (venue clock two years behind the receive clock) closes bars on time."""
+    agg = BarAggregator("X@v", ["1m"])
+    lag = 2 * 365 * 86400 * 10**9
+    t0 = 1_723_161_240 * 10**9  # 23:54:00 UTC
+    agg.on_trade(t0 + 5 * 10**9, 10.0, 1.0, ts_init=t0 + 5 * 10**9 + lag)
+    assert agg.flush(t0 + 30 * 10**9 + lag) == []  # wall clock far ahead, venue time mid-bar
+    (bar,) = agg.flush(t0 + M + lag)
+    assert (bar.ts_open, bar.close) == (t0, 10.0)
+    assert agg.on_trade(t0 + 59 * 10**9, 11.0, 1.0, ts_init=t0 + M + lag) == []  # too late: not reopened
+    assert agg.flush(t0 + 10 * M + lag) == []
