@@ -32,7 +32,8 @@ Fill models (``fill_model``):
   inside the bar fills at its price, one the bar *gaps* through fills at the open.
 - ``book``: L2 data (BookDelta, Quote) is replayed into a book; market orders walk it (one fill
   per level, partial fills), limits join the queue at their level and fill as trades and
-  depletion pass their queue position (rules in ``native/reference/matching.py``).
+  depletion pass their queue position (rules in ``native/reference/matching.py``). Without
+  book data there is no liquidity: a market order expires unfilled.
 
 Liquidity on price paths is unlimited (a reached order fills completely). ``slippage_bps`` moves
 every taker fill against the taker (rounded to the tick, never past a limit). Fees are the
@@ -145,6 +146,11 @@ class SimVenue:
     ``default_leverage``) sets derivatives margin. ``matching`` picks the core module (default
     ``native.matching``; the bench passes the reference twin as its baseline).
     """
+
+    __slots__ = ("venue", "fill_model", "latency_ns", "slippage_bps", "sink", "account",
+                 "fill_count", "_clock", "_core", "_book", "_path", "_markets", "_last",
+                 "_queue", "_open", "_holds", "_by_handle", "_closed", "_fills", "_seq",
+                 "_trade_seq", "_funding_due", "_watch")
 
     def __init__(
         self,
