@@ -367,6 +367,16 @@ class CcxtExecutionClient:
         for trade in sorted(trades, key=lambda x: x.get("timestamp") or 0):
             self.apply_trade(t, trade)
 
+    def _paged(self) -> dict[str, Any]:
+        # Bybit pages lists by cursor (20-100 per page); ccxt walks the cursor when asked.
+        return {"paginate": True} if self.profile.ccxt_id == "bybit" else {}
+
+    async def open_orders(self, symbol: str) -> list[dict]:
+        return await self.exchange.fetch_open_orders(symbol, None, None, self._paged())
+
+    async def my_trades(self, symbol: str, since: int) -> list[dict]:
+        return await self.exchange.fetch_my_trades(symbol, since, None, self._paged())
+
     async def order_trades(self, t: Tracked) -> list[dict]:
         """One order's executions. Binance USD-M has no fetchOrderTrades: filter by orderId."""
         if self.profile.ccxt_id == "bybit":

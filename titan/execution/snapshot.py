@@ -64,9 +64,9 @@ async def take_snapshot(client: CcxtExecutionClient) -> VenueSnapshot:
     fills: list[VenueFill] = []
     since = int(time.time() * 1000) - FILL_LOOKBACK_MS
     for inst in insts:
-        for order in await client.call(ex.fetch_open_orders, inst.symbol):
+        for order in await client.call(client.open_orders, inst.symbol):
             orders.append(_venue_order(order, inst))
-        for trade in await client.call(ex.fetch_my_trades, inst.symbol, since):
+        for trade in await client.call(client.my_trades, inst.symbol, since):
             vf = _venue_fill(trade, inst)
             if vf is not None:
                 fills.append(vf)

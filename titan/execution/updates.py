@@ -142,12 +142,12 @@ class PrivateUpdates:
         self.polls += 1
         for symbol, tracked in groups.items():
             since = min(t.created_ms for t in tracked) - 5_000
-            trades = await c.call(c.exchange.fetch_my_trades, symbol, since)
+            trades = await c.call(c.my_trades, symbol, since)
             for trade in sorted(trades, key=lambda x: x.get("timestamp") or 0):
                 t = c.ledger.find(str(trade.get("clientOrderId") or ""), str(trade.get("order") or ""))
                 if t is not None:
                     c.apply_trade(t, trade)
-            open_orders = await c.call(c.exchange.fetch_open_orders, symbol)
+            open_orders = await c.call(c.open_orders, symbol)
             by_cid = {str(o.get("clientOrderId") or ""): o for o in open_orders}
             by_id = {str(o.get("id") or ""): o for o in open_orders}
             for t in tracked:

@@ -144,11 +144,13 @@ class BinanceApp(VenueApp):
     def cost(self, request: web.Request, params: dict[str, str]) -> Cost:
         return binance_cost(request.method, request.path, params)
 
-    def rate_limited(self, rule: Rule | None) -> web.Response:
+    def rate_limited(self, request: web.Request, rule: Rule | None) -> web.Response:
         if rule is not None and rule.name.startswith("ORDERS"):
+            request[CODE] = -1015
             return web.json_response({"code": -1015, "msg": f"Too many new orders; current limit is {rule.limit} orders per {int(rule.window_s)} SECOND."},
                                      status=429, headers={"Retry-After": "1"})
         limit = rule.limit if rule is not None else 6000
+        request[CODE] = -1003
         return web.json_response({"code": -1003, "msg": f"Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."},
                                  status=429, headers={"Retry-After": "1"})
 

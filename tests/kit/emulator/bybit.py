@@ -119,10 +119,11 @@ class BybitApp(VenueApp):
                 pass
         return bybit_cost(request.path, category)
 
-    def rate_limited(self, rule: Rule | None) -> web.Response:
+    def rate_limited(self, request: web.Request, rule: Rule | None) -> web.Response:
         if rule is not None and rule.name == "bybit.ip":
+            request[CODE] = 403
             return web.Response(status=403, text="403 Forbidden: access too frequent")
-        return self._json(None, 10006, "Too many visits!")
+        return self._json(request, 10006, "Too many visits!")
 
     def _json(self, request: web.Request | None, code: int = 0, msg: str = "OK", result=None) -> web.Response:
         if request is not None:
@@ -511,8 +512,8 @@ class BybitApp(VenueApp):
             if q.get("orderStatus") and q["orderStatus"] != self._status(o):
                 continue
             out.append(self._order(o))
-        limit = int(q.get("limit", "20"))
-        return self.ok(request, {"category": category, "list": out[:limit], "nextPageCursor": ""})
+        page, cursor = _page(out, q.get("cursor", ""), q.get("limit", "20"), 50)
+        return self.ok(request, {"category": category, "list": page, "nextPageCursor": cursor})
 
     async def realtime(self, request: web.Request) -> web.Response:
         if (bad := self.auth(request)) is not None:
@@ -578,8 +579,8 @@ class BybitApp(VenueApp):
             if q.get("endTime") and f.ts_ms > int(q["endTime"]):
                 continue
             out.append(self._execution(f))
-        limit = min(int(q.get("limit", "50")), 100)
-        return self.ok(request, {"category": category, "list": out[:limit], "nextPageCursor": ""})
+        page, cursor = _page(out, q.get("cursor", ""), q.get("limit", "50"), 100)
+        return self.ok(request, {"category": category, "list": page, "nextPageCursor": cursor})
 
     def _execution(self, f: Fill, ws: bool = False) -> dict:
         m = self.ex.markets[f.symbol]
@@ -720,6 +721,15 @@ class BybitApp(VenueApp):
             for topic in msg.get("args", []):
                 (sock.topics.add if op == "subscribe" else sock.topics.discard)(topic)
             sock.send(json.dumps({"success": True, "ret_msg": "", "op": op, "conn_id": "emu", "req_id": req_id}))
+
+
+def _page(items: list, cursor: str, limit: str, max_limit: int) -> tuple[list, str]:
+    """Bybit's cursor paging: the cursor is opaque to clients (here: the next offset);
+    ``nextPageCursor`` is "" on the last page (ccxt stops on "")."""
+    start = int(cursor) if cursor.isdigit() else 0
+    n = max(1, min(int(limit) if limit.isdigit() else 20, max_limit))
+    end = start + n
+    return items[start:end], str(end) if end < len(items) else ""
 
 
 def _next_funding(now_ms: int, hours: int) -> int:

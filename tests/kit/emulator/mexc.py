@@ -72,7 +72,8 @@ class MexcApp(VenueApp):
     def cost(self, request: web.Request, params: dict[str, str]) -> Cost:
         return mexc_cost(request.method, request.path)
 
-    def rate_limited(self, rule: Rule | None) -> web.Response:
+    def rate_limited(self, request: web.Request, rule: Rule | None) -> web.Response:
+        request[CODE] = 429
         return web.json_response({"code": 429, "msg": "Too Many Requests"}, status=429)
 
     def err(self, request: web.Request, status: int, code: int, msg: str) -> web.Response:

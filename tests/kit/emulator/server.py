@@ -103,7 +103,7 @@ class VenueApp:
     def cost(self, request: web.Request, params: dict[str, str]) -> Cost:
         return []
 
-    def rate_limited(self, rule: Rule | None) -> web.Response:
+    def rate_limited(self, request: web.Request, rule: Rule | None) -> web.Response:
         raise NotImplementedError
 
     def server_ms(self) -> int:
@@ -139,13 +139,13 @@ class VenueApp:
                 return web.Response(status=503, text="<html><body>503 Service Temporarily Unavailable</body></html>",
                                     content_type="text/html")
             elif fault.kind == "rate_limit":
-                resp = self.rate_limited(None)
+                resp = self.rate_limited(request, None)
                 rec.status, rec.code = resp.status, str(request.get(CODE, ""))
                 return resp
         if not is_ws and self.emu.enforce_limits:
             rule = self.limits.admit(self.cost(request, params))
             if rule is not None:
-                resp = self.rate_limited(rule)
+                resp = self.rate_limited(request, rule)
                 rec.status, rec.code = resp.status, str(request.get(CODE, ""))
                 return resp
         resp = await handler(request)
