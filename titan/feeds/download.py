@@ -124,6 +124,7 @@ async def _download(path: Path, header: str, since: int, until: int, step: int, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
+    _cut_torn_tail(part)
     rows = _read_rows(path) + _read_rows(part)
     last = rows[-1][0] if rows else None
     resumed = last or 0
@@ -154,6 +155,16 @@ async def _download(path: Path, header: str, since: int, until: int, step: int, 
     merged = _finalize(path, part, header)
     return DownloadResult(path=str(path), rows=merged, added=added, resumed_after_ms=resumed, pages=pages,
                           report=validate_file(path))
+
+
+def _cut_torn_tail(part: Path) -> None:
+    """Drop a half-written last line left by an interrupted run, so appends start on a new line."""
+    if not part.exists():
+        return
+    data = part.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(part, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
 
 
 def _read_rows(path: Path) -> list[tuple[int, str]]:
