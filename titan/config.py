@@ -111,16 +111,16 @@ class BrainSection(Section):
     regimes: dict[str, RegimeRule] = msgspec.field(default_factory=_default_regimes)
     # Brain tuning (issue 7): sampling windows and thresholds behind the rules above.
     allocation_event_step: Annotated[float, Meta(gt=0, le=1)] = 0.05  # share move -> AllocationChanged
-    returns_sample_s: PositiveFloat = 60.0  # phase returns for correlation and performance
+    returns_sample_s: PositiveFloat = 300.0  # phase returns for correlation and performance
     correlation_min_samples: Annotated[int, Meta(ge=3, le=10_000)] = 20
     exec_quality_window: Annotated[int, Meta(ge=1, le=10_000)] = 50  # fills / acks per venue
     exec_quality_min_samples: Annotated[int, Meta(ge=1, le=10_000)] = 5
     exec_quality_halt_factor: Annotated[float, Meta(ge=1, le=100)] = 2.0  # x limit -> halt venue
     venue_error_window_s: PositiveFloat = 300.0  # venue_error_flatten_count within this window
-    tail_sample_s: PositiveFloat = 60.0  # mark sampling for the Hill tail index
+    tail_sample_s: PositiveFloat = 300.0  # mark sampling for the Hill tail index
     tail_window: Annotated[int, Meta(ge=20, le=100_000)] = 240  # samples per Hill estimate
     tail_fraction: Annotated[float, Meta(gt=0, le=0.5)] = 0.1  # k = tail_fraction x window
-    resync_interval_s: PositiveFloat = 60.0  # re-anchor the Brain's running sums on the state
+    resync_interval_s: PositiveFloat = 900.0  # re-anchor the Brain's running sums on the state
 
 
 class PhaseConfig(Section):

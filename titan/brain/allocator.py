@@ -125,11 +125,17 @@ class Allocator:
             raise KeyError(f"unknown phase {phase!r}")
         self.enabled[phase] = enabled
 
-    def set_performance(self, scores: Mapping[str, float]) -> None:
-        """Scores in [-1, 1] (0 = neutral); see ``titan.brain.correlation``."""
+    def set_performance(self, scores: Mapping[str, float], *, step: float = 0.0) -> bool:
+        """Scores in [-1, 1] (0 = neutral); see ``titan.brain.correlation``. Scores that moved
+        less than ``step`` are kept as they were; True when any changed."""
+        changed = False
         for p, s in scores.items():
             if p in self.performance:
-                self.performance[p] = max(-1.0, min(1.0, s))
+                s = max(-1.0, min(1.0, s))
+                if abs(s - self.performance[p]) >= step and s != self.performance[p]:
+                    self.performance[p] = s
+                    changed = True
+        return changed
 
     # ---- outputs ------------------------------------------------------------------------------
 

@@ -117,6 +117,8 @@ class Brain:
         self._next_resync = 0
         self._tail_sample_ns = int(b.tail_sample_s * NS)
         self._next_tail = 0
+        self._returns_ns = int(b.returns_sample_s * NS)
+        self._next_returns = 0
         self._next_day_ns = -1  # the first call with a time starts the day
         self._alloc_equity = math.nan
         self._account = getattr(view, "account_currency", "USDT")
@@ -314,6 +316,8 @@ class Brain:
             ph = phase_of(owner)
             if pnl.get(ph, 0.0) <= level.get(ph, -math.inf):
                 self._check_phase(ph, now_ns, out)
+        if self.emergency and not out:  # a close that did not go through: try again now
+            out.extend(self._close_leftovers(now_ns, rec.iid))
         return _ordered(out) if out else out
 
     def _price(self, event: ev.Data) -> float | None:
@@ -468,22 +472,25 @@ class Brain:
             for cid in [c for c in self._sent if c not in working]:
                 del self._sent[cid]  # ended without an event reaching us (reconciled away)
             self._check_equity(now_ns, out)
-        budgets = {p: self.allocator.shares.get(p, 0.0) * self.book.equity for p in SIZED}
-        if self.returns.sample(self.book.pnl_phase, budgets, now_ns):
-            self.allocator.set_performance(self.returns.scores())
+        if now_ns >= self._next_returns and self.book.tracked:  # flat: every return is 0
+            self._next_returns = now_ns + self._returns_ns
+            if self.returns.sample(self.book.pnl_phase, self._budgets(), now_ns) and \
+                    self.allocator.set_performance(self.returns.scores(), step=0.01):
+                self._allocate(now_ns, out)
         if now_ns >= self._next_tail:
             self._next_tail = now_ns + self._tail_sample_ns
             for inst in self.instruments:
                 m = self.view.mark(inst.id)
                 if m is not None:
                     self.tail.sample(inst.id, float(m), now_ns)
-        self._check_tails(now_ns, out)
+            self._check_tails(now_ns, out)
+        pnl, level = self.book.pnl_phase, self.drawdown.next_level
         for p in SIZED:
-            self._check_phase(p, now_ns, out)
-        self._allocate(now_ns, out)
+            if pnl.get(p, 0.0) <= level[p]:
+                self._check_phase(p, now_ns, out)
         if self.emergency:
             out.extend(self._close_leftovers(now_ns))
-        return _ordered(out)
+        return _ordered(out) if out else out
 
     def _check_tails(self, now_ns: int, out: list[Message]) -> None:
         held = {iid for iid, rec in self.book.tracked.items() if any(lg.qty for lg in rec.legs.values())}
@@ -692,10 +699,12 @@ class Brain:
         legs = [p for p in self.view.positions() if p.instrument_id == iid and p.quantity]
         return max(legs, key=lambda p: abs(p.quantity)).avg_price if legs else Decimal(0)
 
-    def _close_leftovers(self, now_ns: int) -> list[Message]:
-        """While in emergency: close what is still open and has no order working on it."""
-        busy = {o.instrument_id for o in self.view.open_orders()}
-        left = [p for p in self.view.positions() if p.instrument_id not in busy]
+    def _close_leftovers(self, now_ns: int, iid: str | None = None) -> list[Message]:
+        """While in emergency: close what is still open (on ``iid``, or anywhere) and has no
+        order working on it."""
+        busy = {o.instrument_id for o in self.view.open_orders(instrument_id=iid)}
+        left = [p for p in self.view.positions() if p.instrument_id not in busy
+                and (iid is None or p.instrument_id == iid)]
         if not left:
             return []
         return self._close(closing_legs(left), "emergency: closing what is left", now_ns)

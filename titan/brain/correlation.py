@@ -44,14 +44,45 @@ def performance_score(returns: Sequence[float]) -> float:
     return math.tanh(mean / math.sqrt(var) * math.sqrt(n) / 3.0)
 
 
+def _corr(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float) -> float | None:
+    vx = n * sxx - sx * sx
+    vy = n * syy - sy * sy
+    if vx <= 1e-9 * n * sxx or vy <= 1e-9 * n * syy:  # no variance beyond rounding
+        return None
+    return max(-1.0, min(1.0, (n * sxy - sx * sy) / math.sqrt(vx * vy)))
+
+
+def _score(n: int, s: float, ss: float) -> float:
+    """``performance_score`` from running sums."""
+    if n < 2:
+        return 0.0
+    mean = s / n
+    var = (ss - s * mean) / (n - 1)
+    if var <= 1e-9 * ss / n:
+        return 0.0 if abs(mean) <= 1e-300 else math.copysign(1.0, mean)
+    return math.tanh(mean / math.sqrt(var) * math.sqrt(n) / 3.0)
+
+
 class PhaseReturns:
-    """Sampled returns per phase, aligned in time, and what follows from them."""
+    """Sampled returns per phase, aligned in time, and what follows from them.
+
+    Sums of x, x^2 and x*y over the window are kept as samples enter and leave, so a sample
+    costs O(phases^2) however long the window; they are recomputed exactly once per window
+    so rounding cannot accumulate.
+    """
 
     def __init__(self, phases: Sequence[str], window: int, min_samples: int, sample_ns: int) -> None:
         self.phases = tuple(phases)
+        self.window = window
         self.min_samples = min_samples
         self.sample_ns = sample_ns
         self._returns: dict[str, deque[float]] = {p: deque(maxlen=window) for p in self.phases}
+        self._pairs = [(p, q) for i, p in enumerate(self.phases) for q in self.phases[i + 1:]]
+        self._s = {p: 0.0 for p in self.phases}
+        self._ss = {p: 0.0 for p in self.phases}
+        self._sxy = {pq: 0.0 for pq in self._pairs}
+        self._n = 0
+        self._since_exact = 0
         self._last_pnl: dict[str, float] | None = None
         self._last_ns = 0
         self.correlations: dict[tuple[str, str], float] = {}
@@ -62,26 +93,57 @@ class PhaseReturns:
             return False
         current = {p: pnl.get(p, 0.0) for p in self.phases}
         if self._last_pnl is not None:
+            last = self._last_pnl
+            new = {}
             for p in self.phases:
                 b = base.get(p, 0.0)
-                r = (current[p] - self._last_pnl[p]) / b if b > 0 else 0.0
-                self._returns[p].append(r)
-            self._recompute()
+                new[p] = (current[p] - last[p]) / b if b > 0 else 0.0
+            self._push(new)
         self._last_pnl = current
         self._last_ns = now_ns
         return True
 
-    def _recompute(self) -> None:
+    def _push(self, new: dict[str, float]) -> None:
+        rets = self._returns
+        if self._n == self.window:  # the oldest sample leaves the window
+            old = {p: rets[p][0] for p in self.phases}
+            for p, x in old.items():
+                self._s[p] -= x
+                self._ss[p] -= x * x
+            for pq in self._pairs:
+                self._sxy[pq] -= old[pq[0]] * old[pq[1]]
+        else:
+            self._n += 1
+        for p, x in new.items():
+            rets[p].append(x)
+            self._s[p] += x
+            self._ss[p] += x * x
+        for pq in self._pairs:
+            self._sxy[pq] += new[pq[0]] * new[pq[1]]
+        self._since_exact += 1
+        if self._since_exact >= self.window:
+            self._exact()
+        self._correlate()
+
+    def _exact(self) -> None:
+        self._since_exact = 0
+        rets = self._returns
+        for p in self.phases:
+            self._s[p] = math.fsum(rets[p])
+            self._ss[p] = math.fsum(x * x for x in rets[p])
+        for p, q in self._pairs:
+            self._sxy[(p, q)] = math.fsum(x * y for x, y in zip(rets[p], rets[q], strict=True))
+
+    def _correlate(self) -> None:
         self.correlations = {}
-        n = len(self._returns[self.phases[0]]) if self.phases else 0
+        n = self._n
         if n < self.min_samples:
             return
-        for i, p in enumerate(self.phases):
-            for q in self.phases[i + 1:]:
-                c = pearson(self._returns[p], self._returns[q])
-                if c is not None:
-                    self.correlations[(p, q)] = c
-                    self.correlations[(q, p)] = c
+        for p, q in self._pairs:
+            c = _corr(n, self._s[p], self._s[q], self._ss[p], self._ss[q], self._sxy[(p, q)])
+            if c is not None:
+                self.correlations[(p, q)] = c
+                self.correlations[(q, p)] = c
 
     def correlation(self, p: str, q: str) -> float | None:
         return self.correlations.get((p, q))
@@ -91,10 +153,9 @@ class PhaseReturns:
         return [(q, c) for (p, q), c in self.correlations.items() if p == phase and c > limit]
 
     def scores(self) -> dict[str, float]:
-        out = {}
-        for p, rs in self._returns.items():
-            out[p] = performance_score(rs) if len(rs) >= self.min_samples else 0.0
-        return out
+        if self._n < self.min_samples:
+            return {p: 0.0 for p in self.phases}
+        return {p: _score(self._n, self._s[p], self._ss[p]) for p in self.phases}
 
     def returns(self, phase: str) -> list[float]:
         return list(self._returns[phase])

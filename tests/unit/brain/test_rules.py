@@ -107,6 +107,27 @@ def test_pearson_agrees_with_numpy(pairs):
     assert got == pytest.approx(float(np.corrcoef(xs, ys)[0, 1]), abs=1e-6)
 
 
+@given(st.lists(st.tuples(st.floats(-0.05, 0.05), st.floats(-0.05, 0.05)), min_size=1, max_size=60),
+       st.integers(3, 25))
+def test_rolling_sums_agree_with_the_window_recomputed(steps, window):
+    r = PhaseReturns(("a", "b"), window=window, min_samples=3, sample_ns=1)
+    pnl = {"a": 0.0, "b": 0.0}
+    r.sample(pnl, {"a": 1.0, "b": 1.0}, 0)
+    for i, (x, y) in enumerate(steps, start=1):
+        pnl = {"a": pnl["a"] + x, "b": pnl["b"] + y}
+        r.sample(pnl, {"a": 1.0, "b": 1.0}, i)
+    xs, ys = r.returns("a"), r.returns("b")
+    assert len(xs) == min(window, len(steps))
+    exact = pearson(xs, ys) if len(xs) >= 3 else None
+    got = r.correlation("a", "b")
+    if exact is None or got is None:  # both undefined, or variance at rounding level
+        assert got is None or exact is None
+    else:
+        assert got == pytest.approx(exact, abs=1e-6)
+    want = performance_score(xs) if len(xs) >= 3 else 0.0
+    assert r.scores()["a"] == pytest.approx(want, abs=1e-6)
+
+
 def test_phase_returns_correlate_and_score():
     r = PhaseReturns(("a", "b", "c"), window=50, min_samples=10, sample_ns=10)
     rng = random.Random(5)
