@@ -114,7 +114,7 @@ class Ledger:
     def rejected(self, t: Tracked, kind: ev.ErrorKind, reason: str) -> bool:
         if t.terminal:
             return False
-        if t.accepted:  # a venue can refuse after acknowledging; the machine calls that a cancel
+        if t.accepted or t.filled:  # refused after acknowledging/filling: the machine calls it a cancel
             return self.ended(t, "canceled", f"rejected by venue: {reason}")
         t.in_doubt = False
         self._finish(t, "rejected")
