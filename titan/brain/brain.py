@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +163,35 @@ class Brain:
     def allocations(self) -> dict[str, Decimal]:
         """Each phase's budget at the current equity (cents, summing to at most equity)."""
         return self.allocator.budgets(Decimal(repr(max(self.book.equity, 0.0))))
+
+    def restore(self, events: Iterable[Message]) -> None:
+        """Take back the Brain's own standing decisions after a restart: call once, before
+        trading, with the logged system events in order. A HALTED breaker stays halted (an
+        operator halt or an emergency still needs ``resume``), an emergency keeps the phases
+        disabled, the last regime and truth score hold. (DEFENSIVE is not restored: its
+        conditions are measured again.)"""
+        for e in events:
+            cls = e.__class__
+            if cls is ev.BreakerChanged:
+                if e.new is BreakerState.HALTED:  # type: ignore[attr-defined]
+                    reason = e.reason  # type: ignore[attr-defined]
+                    cause = ("emergency" if reason.startswith("emergency") else
+                             "daily_loss" if reason.startswith("daily loss") else "operator")
+                    self._breaker.state, self._breaker.reason = BreakerState.HALTED, reason
+                    self._breaker.cause = cause
+                else:
+                    self._breaker.state, self._breaker.reason = BreakerState.NORMAL, ""
+                    self._breaker.cause = ""
+                    self.emergency = False
+            elif cls is ev.EmergencyFlatten:
+                self.emergency = True
+            elif cls is ev.RegimeChanged:
+                self.allocator.set_regime(e.regime)  # type: ignore[attr-defined]
+            elif cls is ev.TruthScoreChanged:
+                self.conditions.truth_score = e.score  # type: ignore[attr-defined]
+        if self.emergency:
+            self.allocator.disable_all()
+        self.allocator.shares = self.allocator.compute(self.book.equity)
 
     def enable_phase(self, phase: str, enabled: bool, now_ns: int) -> list[Message]:
         """Switch a built-in phase on or off at run time (its budget moves to the others)."""

@@ -312,3 +312,25 @@ def test_held_marks_follow_the_states_source_rules():
         assert w.brain.book.tracked[ETH.id].mark == float(w.state.mark(ETH.id)), e
         assert w.brain.book.equity == pytest.approx(float(w.state.equity()), rel=1e-12)
     assert w.state.mark(ETH.id) == D("2030")  # a mark-price stream wins over trades
+
+
+def test_a_restart_keeps_an_emergency_and_an_operator_halt():
+    w = World(equity=TWO_PHASES)
+    open_book(w)
+    w.apply(w.brain.flatten("panic", w.now))
+    w.settle()
+    again = Brain(w.cfg, w.reg, w.state, ClientOrderIds("TTN"))
+    again.restore(w.log)
+    assert again.breaker is BreakerState.HALTED and again.emergency
+    out = again.decide([intent("hunter", ETH, "buy", "0.1")], w.now)
+    assert isinstance(out[0], ev.OrderDenied) and out[0].checks[-1].name == "breaker"
+    w.apply(w.brain.resume("ok", w.now))
+    w.apply(w.brain.halt("maintenance", w.now))
+    third = Brain(w.cfg, w.reg, w.state, ClientOrderIds("TTN"))
+    third.restore(w.log)
+    assert third.breaker is BreakerState.HALTED and not third.emergency
+    assert third.breaker_reason == "operator: maintenance"
+    w.apply(w.brain.resume("ok", w.now))
+    fourth = Brain(w.cfg, w.reg, w.state, ClientOrderIds("TTN"))
+    fourth.restore(w.log)
+    assert fourth.breaker is BreakerState.NORMAL
