@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import gc
 import gzip
-from collections import deque
 import json
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,12 @@ def sources() -> tuple[str, Path, Path]:
     if usdm.exists() and bybit.exists():
         return "shared", usdm, bybit
     return "tests", TESTS / "binanceusdm_BTCUSDT_session_head.log.gz", TESTS / "bybit_orderbook.500.XRPUSDT_20241201.jsonl"
+
+
+def read_session(path: Path) -> list[str]:
+    """The raw JSON of each line of a session log (``<receive ns> <json>``)."""
+    with gzip.open(path, "rt") as fh:
+        return [ln.split(" ", 1)[1].rstrip("\n") for ln in fh]
 
 
 def best_of(fn, repeats: int = 5) -> float:
@@ -80,7 +86,7 @@ def orjson_rate(frames: list[str], repeats: int = 5) -> float:
 
 
 def binance_depth(session: Path) -> dict:
-    lines = [ln.split(" ", 1)[1].rstrip("\n") for ln in gzip.open(session, "rt")]
+    lines = read_session(session)
     i_snap = next(i for i, t in enumerate(lines) if t.startswith('{"lastUpdateId"'))
     pre = [t for t in lines[:i_snap] if "@depth" in t[:40]]
     post = [t for t in lines[i_snap + 1:] if "@depth" in t[:40]]
@@ -112,7 +118,7 @@ def binance_depth(session: Path) -> dict:
 
 
 def bybit_book(path: Path, cycles: int = 300) -> dict:
-    frames = [ln.rstrip("\n") for ln in open(path)]
+    frames = path.read_text().splitlines()
     snapshot, deltas = frames[0], frames[1:]
 
     def prepare():
@@ -148,8 +154,7 @@ def bybit_book(path: Path, cycles: int = 300) -> dict:
 
 
 def binance_trades(session: Path) -> dict:
-    frames = [ln.split(" ", 1)[1].rstrip("\n") for ln in gzip.open(session, "rt")]
-    frames = [t for t in frames if t.startswith('{"stream":"btcusdt@trade"')]
+    frames = [t for t in read_session(session) if t.startswith('{"stream":"btcusdt@trade"')]
     reps = max(1, 200_000 // len(frames))
     frames = frames * reps
     emitted = [0]

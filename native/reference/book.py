@@ -97,7 +97,7 @@ class L2Book:
         q = np.ascontiguousarray(sizes, dtype=np.float64)
         if p.ndim != 1 or q.ndim != 1 or p.shape != q.shape:
             raise ValueError(f"prices/sizes: expected two 1-D arrays of one length, got {p.shape} and {q.shape}")
-        for i, (price, size) in enumerate(zip(p.tolist(), q.tolist())):
+        for i, (price, size) in enumerate(zip(p.tolist(), q.tolist(), strict=False)):
             s.set(*_level("prices", i, price, size))
         return len(p)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -23,7 +23,7 @@ def parse_time_ms(value: str, name: str) -> int:
     except ValueError:
         raise fail(f"{name}: expected a UTC date like 2025-01-01 or 2025-01-01T12:00, got {value!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 
@@ -64,7 +64,13 @@ def download(
 async def _download(venue, symbol, timeframe, since_ms, until_ms, out, funding, rest_url, limit) -> int:
     import ccxt
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from titan.core.errors import DataError
     from titan.feeds.download import download_funding, download_ohlcv, make_exchange, output_path

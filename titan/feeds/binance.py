@@ -15,7 +15,14 @@ import msgspec
 import orjson
 
 from titan.core.events import (
-    Bar, BookDelta, FundingRate, Liquidation, MarkPrice, Quote, Side, Trade,
+    Bar,
+    BookDelta,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    Quote,
+    Side,
+    Trade,
 )
 from titan.feeds.book import BinanceBookSync, Outcome
 from titan.feeds.router import DECODE_ERRORS, MS, Handler, Route, Router, decoder, quoted_value

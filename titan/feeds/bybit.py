@@ -17,7 +17,15 @@ import msgspec
 import orjson
 
 from titan.core.events import (
-    Bar, BookDelta, FeedStatus, FundingRate, Liquidation, MarkPrice, OpenInterest, Quote, Side,
+    Bar,
+    BookDelta,
+    FeedStatus,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Quote,
+    Side,
     Trade,
 )
 from titan.feeds.book import BybitBookSync, Outcome

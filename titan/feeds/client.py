@@ -34,7 +34,14 @@ from titan.feeds.bybit import BybitRouter
 from titan.feeds.connection import WsConnection, backoff_delay
 from titan.feeds.options import FeedOptions
 from titan.feeds.router import DECODE_ERRORS, FeedStats, Router, Sink
-from titan.feeds.venues import DEFAULT_URLS, Channel, Endpoint, VenueUrls, endpoint_for, venue_symbol
+from titan.feeds.venues import (
+    DEFAULT_URLS,
+    Channel,
+    Endpoint,
+    VenueUrls,
+    endpoint_for,
+    venue_symbol,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +185,7 @@ class EndpointFeed:
                     raise aiohttp.ClientResponseError(
                         resp.request_info, (), status=resp.status, message=body[:200].decode("utf-8", "replace"))
             outcome = self.router.on_depth_snapshot(stream, body)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, *DECODE_ERRORS) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError, *DECODE_ERRORS) as e:
             self.stats.snapshot_errors += 1
             log.warning("%s %s: depth snapshot failed (%s); retrying", self.endpoint.name, stream, e)
             self._wanted.add(stream)

@@ -151,7 +151,7 @@ class WsConnection:
                     timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                     max_msg_size=0,
                 )
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 delay = backoff_delay(attempt, self.options.reconnect_min_s, self.options.reconnect_max_s, self.rng)
                 log.warning("%s: connect to %s failed (%s); retry in %.2fs", self.name, self.url, e, delay)
                 attempt += 1

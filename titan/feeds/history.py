@@ -24,7 +24,13 @@ from titan.core.events import Bar, BookDelta, FundingRate, Quote, Side, Trade
 from titan.feeds.bars import timeframe_name, timeframe_ns
 from titan.feeds.tables import Table, read_header, read_table
 from titan.feeds.validate import (
-    Problem, ValidationReport, check_ohlcv, check_time, check_values, infer_step_ms, sort_problems,
+    Problem,
+    ValidationReport,
+    check_ohlcv,
+    check_time,
+    check_values,
+    infer_step_ms,
+    sort_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +67,7 @@ class BarSeries(_Series):
         iid, tf = self.instrument_id, self.timeframe
         cols = (self.ts_open.tolist(), self.ts_event.tolist(), self.open.tolist(), self.high.tolist(),
                 self.low.tolist(), self.close.tolist(), self.volume.tolist())
-        for t0, t1, o, h, lo, c, v in zip(*cols):
+        for t0, t1, o, h, lo, c, v in zip(*cols, strict=False):
             yield Bar(instrument_id=iid, ts_event=t1, ts_init=t1, timeframe=tf, ts_open=t0,
                       open=o, high=h, low=lo, close=c, volume=v)
 
@@ -79,7 +85,7 @@ class TradeSeries(_Series):
     def events(self) -> Iterator[Trade]:
         iid, buy, sell = self.instrument_id, Side.BUY, Side.SELL
         for ts, p, q, s, tid in zip(self.ts_event.tolist(), self.price.tolist(), self.size.tolist(),
-                                    self.side.tolist(), self.trade_id.tolist()):
+                                    self.side.tolist(), self.trade_id.tolist(), strict=False):
             yield Trade(instrument_id=iid, ts_event=ts, ts_init=ts, price=p, size=q,
                         aggressor=buy if s > 0 else sell, trade_id=str(tid) if tid >= 0 else "")
 
@@ -96,7 +102,7 @@ class FundingSeries(_Series):
 
     def events(self) -> Iterator[FundingRate]:
         iid, step = self.instrument_id, self.interval_ns
-        for ts, r in zip(self.ts_event.tolist(), self.rate.tolist()):
+        for ts, r in zip(self.ts_event.tolist(), self.rate.tolist(), strict=False):
             yield FundingRate(instrument_id=iid, ts_event=ts, ts_init=ts, rate=r, ts_next=ts + step,
                               interval_ns=step)
 
@@ -112,7 +118,7 @@ class QuoteSeries(_Series):
     def events(self) -> Iterator[Quote]:
         iid = self.instrument_id
         for ts, b, bs, a, az in zip(self.ts_event.tolist(), self.bid.tolist(), self.bid_size.tolist(),
-                                    self.ask.tolist(), self.ask_size.tolist()):
+                                    self.ask.tolist(), self.ask_size.tolist(), strict=False):
             yield Quote(instrument_id=iid, ts_event=ts, ts_init=ts, bid=b, bid_size=bs, ask=a, ask_size=az)
 
 
@@ -205,14 +211,14 @@ def load_book_deltas(path: str | Path, instrument_id: str) -> list[BookDelta]:
     cut = np.flatnonzero((np.diff(last) != 0) | (np.diff(snap) != 0)) + 1
     out: list[BookDelta] = []
     prices, sizes = c["price"].tolist(), c["qty"].tolist()
-    for a, b in zip(np.r_[0, cut].tolist(), np.r_[cut, len(t)].tolist()):
-        levels = list(zip(prices[a:b], sizes[a:b]))
+    for a, b in zip(np.r_[0, cut].tolist(), np.r_[cut, len(t)].tolist(), strict=False):
+        levels = list(zip(prices[a:b], sizes[a:b], strict=False))
         sides = bid[a:b].tolist()
         ts = int(c["ts"][a]) * MS
         out.append(BookDelta(
             instrument_id=instrument_id, ts_event=ts, ts_init=ts,
-            bids=tuple(lv for lv, isb in zip(levels, sides) if isb),
-            asks=tuple(lv for lv, isb in zip(levels, sides) if not isb),
+            bids=tuple(lv for lv, isb in zip(levels, sides, strict=False) if isb),
+            asks=tuple(lv for lv, isb in zip(levels, sides, strict=False) if not isb),
             is_snapshot=bool(snap[a]), first_update_id=int(c["first_update_id"][a]),
             last_update_id=int(last[a]), prev_update_id=int(c["prev_update_id"][a]) if has_prev else -1,
         ))

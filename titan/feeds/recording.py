@@ -154,7 +154,7 @@ def _read(path: Path) -> tuple[str, list[Frame], list[Snapshot]]:
         raise DataError(str(path), f"unreadable ({e})") from None
     if family is None:
         raise DataError(str(path), "no stream frames")
-    if any(b.ts < a.ts for a, b in zip(frames, frames[1:])):
+    if any(b.ts < a.ts for a, b in zip(frames, frames[1:], strict=False)):
         frames.sort(key=lambda f: f.ts)
     snapshots: list[Snapshot] = []
     if pending:

@@ -12,9 +12,8 @@ exactly what the live feed would have produced.
 
 from __future__ import annotations
 
-import gzip
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import msgspec
@@ -25,7 +24,7 @@ from titan.core.events import Data, FeedStatusChanged
 from titan.feeds.binance import BinanceRouter
 from titan.feeds.bybit import BybitRouter
 from titan.feeds.options import FeedOptions
-from titan.feeds.recording import Recording, symbol_of
+from titan.feeds.recording import Recording, _open_text, symbol_of
 from titan.feeds.router import Router
 from titan.feeds.validate import Problem, ValidationReport
 from titan.feeds.venues import Channel, endpoint_for
@@ -150,8 +149,7 @@ def validate_recording(path: str | Path) -> ValidationReport:
     report = ValidationReport(path=str(p), kind="frames")
     prev = -1
     try:
-        fh = gzip.open(p, "rt", encoding="utf-8") if p.suffix == ".gz" else open(p, encoding="utf-8")
-        with fh:
+        with _open_text(p) as fh:
             for n, line in enumerate(fh, 1):
                 line = line.rstrip("\r\n")
                 if not line:

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import contextlib
 import itertools
 import logging
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 

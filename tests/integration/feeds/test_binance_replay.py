@@ -13,7 +13,15 @@ from titan.feeds.replay_server import FaultPlan, ReplayServer
 from titan.feeds.venues import Channel
 
 from .conftest import (
-    DATA, SPOT, SPOT_ID, USDM, USDM_ID, Recorder, make_feed, matches_book_ticker, wait_until,
+    DATA,
+    SPOT,
+    SPOT_ID,
+    USDM,
+    USDM_ID,
+    Recorder,
+    make_feed,
+    matches_book_ticker,
+    wait_until,
 )
 
 ALL = (Channel.BOOK, Channel.QUOTES, Channel.TRADES)
@@ -76,7 +84,7 @@ def test_spot_book_follows_contiguous_update_ids():
     rec, srv, feed = asyncio.run(replay(SPOT, SPOT_ID))
     deltas = [e for e in rec.of(BookDelta) if not e.is_snapshot]
     assert len(deltas) > 150
-    assert all(b.first_update_id == a.last_update_id + 1 for a, b in zip(deltas, deltas[1:]))
+    assert all(b.first_update_id == a.last_update_id + 1 for a, b in zip(deltas, deltas[1:], strict=False))
     assert feed.stats()["binance"]["gaps"] == 0
     assert rec.statuses()[-1] is FeedStatus.RESYNCED
 

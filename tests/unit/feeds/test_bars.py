@@ -61,12 +61,12 @@ def reference_bars(ts: np.ndarray, price: np.ndarray, size: np.ndarray, step: in
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], ts.size]
     return [(int(bucket[a]), price[a], price[a:b].max(), price[a:b].min(), price[b - 1], size[a:b].sum())
-            for a, b in zip(starts, ends)]
+            for a, b in zip(starts, ends, strict=False)]
 
 
 def run(agg: BarAggregator, ts, price, size):
     out = []
-    for t, p, q in zip(ts.tolist(), price.tolist(), size.tolist()):
+    for t, p, q in zip(ts.tolist(), price.tolist(), size.tolist(), strict=False):
         out += agg.on_trade(t, p, q)
     out += agg.flush(10**30)
     return out

@@ -59,7 +59,7 @@ def test_unreadable_input_exits_2(tmp_path):
 ])
 def test_download_rejects_bad_arguments(args, needle, tmp_path):
     base = {"--venue": "bybit", "--symbol": "BTC/USDT:USDT", "--since": "2025-01-01", "--out": str(tmp_path)}
-    for k, v in zip(args[::2], args[1::2]):
+    for k, v in zip(args[::2], args[1::2], strict=False):
         base[k] = v
     res = runner.invoke(app, ["data", "download", *[x for kv in base.items() for x in kv]])
     assert res.exit_code == 2 and needle in res.output

@@ -11,7 +11,12 @@ import pytest
 from titan.core.errors import DataError
 from titan.core.events import Bar, BookDelta, FundingRate, Side
 from titan.feeds.history import (
-    load_bars, load_book_deltas, load_funding, load_quotes, load_trades, validate_file,
+    load_bars,
+    load_book_deltas,
+    load_funding,
+    load_quotes,
+    load_trades,
+    validate_file,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "feeds"

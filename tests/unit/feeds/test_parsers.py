@@ -10,7 +10,15 @@ import pytest
 
 from titan.core.clock import SimClock
 from titan.core.events import (
-    Bar, BookDelta, FundingRate, Liquidation, MarkPrice, OpenInterest, Quote, Side, Trade,
+    Bar,
+    BookDelta,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Quote,
+    Side,
+    Trade,
 )
 from titan.feeds.binance import BinanceRouter
 from titan.feeds.bybit import BybitRouter, kline_timeframe
@@ -103,7 +111,7 @@ def test_binance_depth_publishes_only_from_a_synced_book():
     for text in lines[lines.index(snapshot) + 1:]:
         r.on_frame(text)
     deltas = [e for e in out if isinstance(e, BookDelta) and not e.is_snapshot]
-    assert deltas and all(b.prev_update_id == a.last_update_id for a, b in zip(deltas, deltas[1:]))
+    assert deltas and all(b.prev_update_id == a.last_update_id for a, b in zip(deltas, deltas[1:], strict=False))
 
 
 def test_undecodable_frames_are_counted_and_logged(caplog):
