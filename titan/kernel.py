@@ -1,8 +1,9 @@
 """The synchronous kernel: the one piece of code that runs a trading session, live or simulated.
 
-Market event -> state -> bus -> phases -> intents -> Brain -> orders -> client.
+Market event -> state -> bus -> phases -> Brain (marks) -> intents -> Brain (decide) -> orders
+-> client.
 Execution event -> state -> Brain -> the owning phase.
-Timer -> phases and the Brain.
+Timer -> the owning phase, or the Brain (its own timer, ``BRAIN_TIMER``).
 
 No ``await`` anywhere: ``LiveRunner`` (uvloop) and ``BacktestRunner`` (a plain loop) only feed
 it, so a backtest and a live session execute the same lines. The order of the steps is plain
@@ -10,7 +11,10 @@ code, not handler priorities; the bus is only for listeners (dashboard, recorder
 
 Every decision is logged: the market event that produced intents, the Brain's OrderApproved /
 OrderDenied with its checks, the commands and every execution event - which is what
-``titan explain`` walks back.
+``titan explain`` walks back. Market data that produced nothing is not logged.
+
+``on_bar`` is the hot path of a backtest (millions of calls): no allocation when nothing
+happens, no bus work without subscribers, counters are plain ints.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from titan.phases.runner import PhaseRunner
 
 log = logging.getLogger(__name__)
 
-_EMPTY: tuple = ()
+BRAIN_TIMER = "@brain"  # no phase owner starts with "@", so it never reaches a phase
 
 
 class BrainPort(Protocol):
@@ -76,14 +80,22 @@ class Kernel:
         self.dead_letters = dead_letters
         self.runner = PhaseRunner(phases, emit=self._system, on_fault=self._phase_fault, clock=clock)
         self.runner.bind(self._context)
-        self.counters: dict[str, int] = {
-            "market": 0, "intents": 0, "submitted": 0, "denied": 0, "canceled": 0, "exec": 0,
-        }
+        self.market_events = 0
+        self.intents = 0
+        self.submitted = 0
+        self.denied = 0
+        self.canceled = 0
+        self.commands = 0  # submits + cancels handed to clients: a runner's cheap "anything sent?"
+        self.exec_events = 0
         self._append: Callable[[ev.Message], int] | None = journal.append if journal else None
         self._apply = state.apply
+        self._now = clock.now_ns
+        self._subs = self.bus._subs  # the bus's pattern table: empty means nobody listens
         self._topics: dict[tuple[type, str], str] = {}
+        self._bar_phases = self.runner.on_bar
+        self._brain_market = brain.on_market
         self._market = {
-            ev.Bar: self._on_bar,
+            ev.Bar: self.on_bar,
             ev.Trade: self._dispatcher("trade"),
             ev.Quote: self._dispatcher("quote"),
             ev.BookDelta: self._dispatcher("book"),
@@ -96,11 +108,21 @@ class Kernel:
         return PhaseContext(phase.owner, self.clock, self.state, self.state.instruments,
                             emit=self.on_system)
 
+    @property
+    def counters(self) -> dict[str, int]:
+        return {
+            "market": self.market_events, "intents": self.intents, "submitted": self.submitted,
+            "denied": self.denied, "canceled": self.canceled, "exec": self.exec_events,
+        }
+
     # ---- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the phases (their ``on_start`` intents are decided at once)."""
+        """Start the Brain's timer and the phases (their ``on_start`` intents are decided at once)."""
         self.started = True
+        interval = int(getattr(self.brain, "timer_interval_ns", 0) or 0)
+        if interval > 0:
+            self.clock.set_timer(BRAIN_TIMER, interval)
         intents = self.runner.start()
         if intents:
             self._decide(intents, None)
@@ -109,6 +131,7 @@ class Kernel:
         intents = self.runner.stop()
         if intents:
             self._decide(intents, None)
+        self.clock.cancel_timer(BRAIN_TIMER)
         self.started = False
 
     # ---- market data (hot path) -----------------------------------------------------------------
@@ -117,19 +140,24 @@ class Kernel:
         """One market event: state, listeners, phases, then the Brain on the collected intents."""
         handler = self._market.get(event.__class__)
         if handler is None:
+            self.market_events += 1
             self._apply(event)
-            self._publish(event)
+            if self._subs:
+                self._publish(event)
+            out = self._brain_market(event, self._now())
+            if out:
+                self._dispatch(out)
             return
         handler(event)
 
-    def _on_bar(self, bar: ev.Bar) -> None:
-        self.counters["market"] += 1
+    def on_bar(self, bar: ev.Bar) -> None:
+        """``on_market`` for a bar, callable directly by a runner that knows the type."""
+        self.market_events += 1
         self._apply(bar)
-        if self.bus._subs:
+        if self._subs:
             self._publish(bar)
-        intents = self.runner.on_bar(bar)
-        now = self.clock.now_ns()
-        out = self.brain.on_market(bar, now)
+        intents = self._bar_phases(bar)
+        out = self._brain_market(bar, self._now())
         if out:
             self._dispatch(out)
         if intents:
@@ -139,12 +167,12 @@ class Kernel:
         on_data = self.runner.on_data
 
         def handle(event: ev.Data) -> None:
-            self.counters["market"] += 1
+            self.market_events += 1
             self._apply(event)
-            if self.bus._subs:
+            if self._subs:
                 self._publish(event)
             intents = on_data(kind, event)
-            out = self.brain.on_market(event, self.clock.now_ns())
+            out = self._brain_market(event, self._now())
             if out:
                 self._dispatch(out)
             if intents:
@@ -161,16 +189,24 @@ class Kernel:
             self._topics[key] = topic
         self.bus.publish(topic, event)
 
+    def _topic(self, prefix: str, event: ev.Message) -> str:
+        key = (event.__class__, prefix)
+        topic = self._topics.get(key)
+        if topic is None:
+            topic = self._topics[key] = f"{prefix}.{event.__class__.__name__}"
+        return topic
+
     # ---- execution events -----------------------------------------------------------------------
 
     def on_exec(self, event: ev.Message) -> None:
         """An execution event from a venue client: state, then Brain, then the owning phase."""
-        self.counters["exec"] += 1
+        self.exec_events += 1
         if self._append is not None:
             self._append(event)
         self._apply(event)
-        self.bus.publish(f"events.order.{event.__class__.__name__}", event)
-        out = self.brain.on_event(event, self.clock.now_ns())
+        if self._subs:
+            self.bus.publish(self._topic("events.order", event), event)
+        out = self.brain.on_event(event, self._now())
         if out:
             self._dispatch(out)
         owner = self._owner(event)
@@ -180,12 +216,13 @@ class Kernel:
                 self._decide(intents, None)
 
     def on_system(self, event: ev.Message) -> None:
-        """A system event from outside the kernel (feed health, truth score, regime, operator)."""
+        """A system event from outside the kernel (balances, feed health, truth score, regime)."""
         if self._append is not None:
             self._append(event)
         self._apply(event)
-        self.bus.publish(f"events.system.{event.__class__.__name__}", event)
-        out = self.brain.on_event(event, self.clock.now_ns())
+        if self._subs:
+            self.bus.publish(self._topic("events.system", event), event)
+        out = self.brain.on_event(event, self._now())
         if out:
             self._dispatch(out)
 
@@ -199,10 +236,13 @@ class Kernel:
     # ---- timers ---------------------------------------------------------------------------------
 
     def on_timer(self, event: ev.TimeEvent) -> None:
+        """A due timer: the Brain's own (``BRAIN_TIMER``) or a phase's (``owner:name``)."""
+        if event.name == BRAIN_TIMER:
+            out = self.brain.on_timer(event.ts_event)
+            if out:
+                self._dispatch(out)
+            return
         intents = self.runner.on_timer(event)
-        out = self.brain.on_timer(event.ts_event)
-        if out:
-            self._dispatch(out)
         if intents:
             self._decide(intents, None)
 
@@ -215,10 +255,10 @@ class Kernel:
     # ---- decisions and commands -----------------------------------------------------------------
 
     def _decide(self, intents: list[ev.OrderIntent], trigger: ev.Message | None) -> None:
-        self.counters["intents"] += len(intents)
+        self.intents += len(intents)
         if trigger is not None and self._append is not None:
             self._append(trigger)  # the market event behind the intents, for `titan explain`
-        self._dispatch(self.brain.decide(intents, self.clock.now_ns()))
+        self._dispatch(self.brain.decide(intents, self._now()))
 
     def _dispatch(self, messages: Sequence[ev.Message]) -> None:
         append = self._append
@@ -234,13 +274,15 @@ class Kernel:
                 append(msg)
             self._apply(msg)
             if cls is ev.OrderDenied:
-                self.counters["denied"] += 1
-                self.bus.publish("events.decision.denied", msg)
+                self.denied += 1
+                if self._subs:
+                    self.bus.publish("events.decision.denied", msg)
                 intents = self.runner.on_order(msg.phase, msg)
                 if intents:
                     log.warning("phase %s answered a denial with new intents; ignored", msg.phase)
             elif cls is ev.OrderApproved:
-                self.bus.publish("events.decision.approved", msg)
+                if self._subs:
+                    self.bus.publish("events.decision.approved", msg)
             else:
                 self._on_brain_event(msg)
 
@@ -249,7 +291,8 @@ class Kernel:
         if self._append is not None:
             self._append(cmd)
         self._apply(cmd)
-        self.counters["submitted"] += 1
+        self.submitted += 1
+        self.commands += 1
         if client is None:
             self._reject_locally(cmd.client_order_id, f"no client for {cmd.instrument_id}")
             return
@@ -260,7 +303,8 @@ class Kernel:
         if self._append is not None:
             self._append(cmd)
         self._apply(cmd)
-        self.counters["canceled"] += 1
+        self.canceled += 1
+        self.commands += 1
         if client is not None:
             client.cancel(cmd)
 
@@ -272,13 +316,14 @@ class Kernel:
         return self.clients.get(venue)
 
     def _reject_locally(self, client_order_id: str, reason: str) -> None:
-        now = self.clock.now_ns()
+        now = self._now()
         self.on_exec(ev.OrderRejected(client_order_id=client_order_id, reason=reason,
                                       kind=ev.ErrorKind.INVALID_ORDER, ts_event=now, ts_init=now))
 
     def _on_brain_event(self, msg: ev.Message) -> None:
         cls = msg.__class__
-        self.bus.publish(f"events.system.{cls.__name__}", msg)
+        if self._subs:
+            self.bus.publish(self._topic("events.system", msg), msg)
         if cls is ev.EmergencyFlatten:
             for owner in list(self.runner.phases):
                 self.runner.disable(owner, f"emergency flatten: {msg.reason}")
@@ -294,7 +339,8 @@ class Kernel:
         """Events raised by the phase runner (status changes)."""
         if self._append is not None:
             self._append(event)
-        self.bus.publish(f"events.system.{event.__class__.__name__}", event)
+        if self._subs:
+            self.bus.publish(self._topic("events.system", event), event)
 
     def _phase_fault(self, phase: Phase, hook: str, error: BaseException, event: Any) -> None:
         if self.dead_letters is not None:

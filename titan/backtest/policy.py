@@ -1,0 +1,73 @@
+"""The risk policy a backtest runs under: the configured one, fitted to the run's cash.
+
+The Brain gates every order in a backtest exactly as it does live. Two things would deny
+orders for reasons that say nothing about the strategy, so they are fitted here:
+
+- capital ranges: live, a phase gets capital only inside its equity range (Hunter $2.5k-$50k),
+  but a backtest's cash is chosen by the user. The phases the tested strategies trade in
+  (``Phase.family``) are opened to any equity and the other sized phases are switched off, so
+  the whole cash is the strategies' budget (split evenly between their phases);
+- spot has no leverage: on spot instruments each strategy is capped at 1x (the
+  ``[[strategies]]`` leverage), so the Brain never approves what the account cannot pay.
+
+Everything else - leverage, position caps, drawdown rules, breaker, order rate - stays as
+configured, and ``policy_hash`` is computed over the fitted config (reported with the result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from titan.brain.allocator import SIZED
+from titan.config import StrategyConfig, TitanConfig
+from titan.core.instruments import Instrument
+from titan.phases.base import Phase
+
+
+class PolicyError(ValueError):
+    """A strategy cannot trade under the policy (e.g. an advisory family)."""
+
+
+def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterable[Instrument]
+               ) -> tuple[TitanConfig, dict[str, str]]:
+    """(the fitted config, owner -> phase) for a backtest of ``phases`` on ``instruments``."""
+    phases = list(phases)
+    spot_only = all(i.is_spot for i in instruments)
+    owners: dict[str, str] = {}
+    for p in phases:
+        if p.family not in SIZED:
+            raise PolicyError(f"{p.owner}: family {p.family!r} cannot size orders "
+                              f"(expected one of {', '.join(SIZED)})")
+        owners[p.owner] = p.family
+    families = set(owners.values())
+    updates = {}
+    for name in SIZED:
+        cfg = config.phase(name)
+        assert cfg is not None
+        if name in families:
+            updates[name] = msgspec.structs.replace(cfg, enabled=True, equity_min=0.0, equity_max=0.0)
+        else:
+            updates[name] = msgspec.structs.replace(cfg, enabled=False)
+    phases_section = msgspec.structs.replace(config.phases, **updates)
+    configured = {s.name or s.path.rsplit(":", 1)[-1].lower(): s for s in config.strategies}
+    strategies: list[StrategyConfig] = []
+    for p in phases:
+        base = configured.get(p.owner)
+        path = base.path if base is not None else f"{type(p).__module__}:{type(p).__name__}"
+        leverage = base.leverage if base is not None else None
+        if spot_only:
+            leverage = 1.0 if leverage is None else min(leverage, 1.0)
+        strategies.append(StrategyConfig(
+            path=path, name=p.owner, phase=p.family, leverage=leverage,
+            max_position_pct=base.max_position_pct if base is not None else None,
+        ))
+    fitted = msgspec.structs.replace(config, phases=phases_section, strategies=strategies)
+    return fitted, owners
+
+
+def venue_leverage(config: TitanConfig) -> float:
+    """The largest leverage any strategy of the fitted config may use (the SimVenue's margin)."""
+    levs = [config.strategy_limits(s).leverage for s in config.strategies]
+    return max(levs) if levs else 1.0
