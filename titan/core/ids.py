@@ -9,6 +9,7 @@ venue echoes the id back, which is what lets a create be looked up after a timeo
 from __future__ import annotations
 
 import re
+from functools import cache
 
 _VALID = re.compile(r"^[A-Za-z0-9]{1,8}$")
 ID_RE = re.compile(r"^(?P<prefix>[A-Za-z0-9]{1,8})-(?P<owner>[a-z0-9]{3})-(?P<seq>\d{10})$")
@@ -41,7 +42,9 @@ class ClientOrderIds:
             self._next = seq + 1
 
 
+@cache
 def owner_code(owner: str) -> str:
+    """Three lowercase letters/digits naming the owner (cached: called for every order)."""
     code = re.sub(r"[^a-z0-9]", "", owner.lower())[:3]
     return code.ljust(3, "x")
 
