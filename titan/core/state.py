@@ -529,7 +529,13 @@ class ShadowState:
         }
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ShadowState) and self.to_dict() == other.to_dict()
+        """Same orders and money. Marks are left out: market data is not logged (a restart
+        gets fresh marks from the feed), so a replayed state only knows the logged ones."""
+        if not isinstance(other, ShadowState):
+            return False
+        a, b = self.to_dict(), other.to_dict()
+        del a["marks"], b["marks"]
+        return a == b
 
     __hash__ = None  # type: ignore[assignment]
 
