@@ -242,12 +242,15 @@ class BinanceRouter(Router):
             outcome = self.book_outcome
             applied = Outcome.APPLIED
 
+            book_ts = self.book_ts
+
             def on_depth(frame: str, ts_init: int, dec=DEPTH.decode) -> None:
                 v = dec(frame).data
+                ts = book_ts[stream] = v.E * MS
                 result = on_diff(v.U, v.u, v.pu, v.b, v.a)
                 if result is applied:
                     sink(BookDelta(
-                        instrument_id=iid, ts_event=v.E * MS, ts_init=ts_init, bids=v.b, asks=v.a,
+                        instrument_id=iid, ts_event=ts, ts_init=ts_init, bids=v.b, asks=v.a,
                         first_update_id=v.U, last_update_id=v.u, prev_update_id=v.pu,
                     ))
                 elif result is not Outcome.SKIPPED:

@@ -81,6 +81,7 @@ class Router:
         self._now = clock.now_ns
         self.routes: dict[str, Route] = {}
         self.books: dict[str, BookSync] = {}  # by stream
+        self.book_ts: dict[str, int] = {}  # venue time of the newest diff seen, by stream
         self.aggregators: dict[str, BarAggregator] = {}  # by instrument id
         self._resyncing: set[str] = set()
 
@@ -112,6 +113,7 @@ class Router:
         self.handlers.pop(stream, None)
         self.routes.pop(stream, None)
         self.books.pop(stream, None)
+        self.book_ts.pop(stream, None)
         self._resyncing.discard(stream)
 
     def attach_bars(self, aggregator: BarAggregator) -> None:
@@ -218,15 +220,20 @@ class Router:
         self.stats.resyncs += 1
         sync = self.books[stream]
         route = self.routes[stream]
-        self.sink(self.snapshot_event(route.instrument_id, sync, ts_init))
+        ts_event = self.book_ts.get(stream, ts_init)
+        self.sink(self.snapshot_event(route.instrument_id, sync, ts_init, ts_event))
         self.status(route.instrument_id, FeedStatus.RESYNCED, f"book synced at update id {sync.last_update_id}")
 
     @staticmethod
-    def snapshot_event(instrument_id: str, sync: BookSync, ts_init: int) -> BookDelta:
-        """The whole current book as one ``BookDelta(is_snapshot=True)``."""
+    def snapshot_event(instrument_id: str, sync: BookSync, ts_init: int, ts_event: int = 0) -> BookDelta:
+        """The whole current book as one ``BookDelta(is_snapshot=True)``.
+
+        ``ts_event`` is the venue time of the newest diff seen (so the stream's times never go
+        backwards), or ``ts_init`` when none was seen.
+        """
         book = sync.book
         return BookDelta(
-            instrument_id=instrument_id, ts_event=ts_init, ts_init=ts_init,
+            instrument_id=instrument_id, ts_event=ts_event or ts_init, ts_init=ts_init,
             bids=tuple(map(tuple, book.levels(BID).tolist())),
             asks=tuple(map(tuple, book.levels(ASK).tolist())),
             is_snapshot=True, first_update_id=sync.last_update_id, last_update_id=sync.last_update_id,

@@ -87,3 +87,12 @@ def test_backoff_spreads_out():
     rng = random.Random(1)
     delays = [backoff_delay(6, 0.5, 30.0, rng) for _ in range(2000)]
     assert max(delays) > 25 and min(delays) < 5  # uniform over [0, 30], not a fixed step
+
+
+def test_recorded_book_stream_times_never_go_backwards():
+    out = load_recording(DATA / "binanceusdm_BTCUSDT_session_head.log.gz", "BTC/USDT:USDT@binanceusdm")
+    book = out["btcusdt@depth@0ms"]
+    times = [e.ts_event for e in book]
+    assert times == sorted(times)
+    assert book[0].ts_event < book[0].ts_init + 5 * 10**9  # venue time of the last diff, not 0
+    assert list(ReplayFeed(*out.values()))  # the backtest merges all three streams
