@@ -47,6 +47,14 @@ class TradeMsg(msgspec.Struct, gc=False):
     m: bool
 
 
+class AggTradeMsg(msgspec.Struct, gc=False):
+    T: int
+    a: int
+    p: float
+    q: float
+    m: bool
+
+
 class BookTickerMsg(msgspec.Struct, gc=False):
     b: float
     B: float
@@ -122,6 +130,7 @@ class Ack(msgspec.Struct):
 
 
 TRADE = decoder(Envelope[TradeMsg])
+AGG_TRADE = decoder(Envelope[AggTradeMsg])
 BOOK_TICKER = decoder(Envelope[BookTickerMsg])
 DEPTH = decoder(Envelope[DepthMsg])
 KLINE = decoder(Envelope[KlineMsg])
@@ -134,10 +143,11 @@ _PREFIX = '{"stream":"'
 _BUY, _SELL = Side.BUY, Side.SELL
 
 
-def stream_name(symbol: str, channel: Channel, depth_stream: str = "depth@100ms") -> str:
+def stream_name(symbol: str, channel: Channel, depth_stream: str = "depth@100ms",
+                trade_stream: str = "trade") -> str:
     s = symbol.lower()
     if channel is Channel.TRADES:
-        return f"{s}@trade"
+        return f"{s}@{trade_stream}"
     if channel is Channel.QUOTES:
         return f"{s}@bookTicker"
     if channel is Channel.BOOK:
@@ -159,7 +169,7 @@ class BinanceRouter(Router):
     """Routes combined-stream frames of Binance spot or USD-M (``endpoint.futures``)."""
 
     def _stream_name(self, symbol: str, channel: Channel) -> str:
-        return stream_name(symbol, channel, self.options.binance_depth_stream)
+        return stream_name(symbol, channel, self.options.binance_depth_stream, self.options.binance_trade_stream)
 
     def on_frame(self, frame: str) -> bool:
         """The hot path: combined-stream frames are routed on their prefix, without a lookup call."""
@@ -224,7 +234,18 @@ class BinanceRouter(Router):
                     for bar in agg.on_trade(ts, v.p, v.q, ts_init):
                         sink(bar)
 
-            return on_trade
+            def on_agg_trade(frame: str, ts_init: int, dec=AGG_TRADE.decode) -> None:
+                v = dec(frame).data
+                ts = v.T * MS
+                sink(Trade(
+                    instrument_id=iid, ts_event=ts, ts_init=ts_init, price=v.p, size=v.q,
+                    aggressor=_SELL if v.m else _BUY, trade_id=f"a{v.a}",
+                ))
+                if agg is not None:
+                    for bar in agg.on_trade(ts, v.p, v.q, ts_init):
+                        sink(bar)
+
+            return on_agg_trade if stream.endswith("@aggTrade") else on_trade
         if ch is Channel.QUOTES:
 
             def on_quote(frame: str, ts_init: int, dec=BOOK_TICKER.decode) -> None:

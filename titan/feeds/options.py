@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -12,7 +14,8 @@ class FeedOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     reconnected. Reconnects wait a random time in ``[0, min(reconnect_max_s,
     reconnect_min_s * 2**attempt)]`` (exponential backoff with full jitter).
     ``binance_depth_stream`` picks the diff-depth speed (``depth@100ms``; recordings may hold
-    ``depth@0ms``); ``bybit_book_depth`` the Bybit ``orderbook.N`` level count.
+    ``depth@0ms``), ``binance_trade_stream`` raw or aggregated trades (``aggTrade`` ids are
+    prefixed ``a``); ``bybit_book_depth`` the Bybit ``orderbook.N`` level count.
     ``max_streams_per_connection`` (0 = the venue's limit) lowers the per-connection cap.
     """
 
@@ -23,6 +26,7 @@ class FeedOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     connect_timeout_s: float = 10.0
     emit_bar_updates: bool = False
     binance_depth_stream: str = "depth@100ms"
+    binance_trade_stream: Literal["trade", "aggTrade"] = "trade"
     binance_snapshot_limit: int = 1000
     bybit_book_depth: int = 50
     max_streams_per_connection: int = 0

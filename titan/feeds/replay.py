@@ -65,7 +65,7 @@ def _ts(evt: Data) -> int:
 # ---- raw websocket recordings -----------------------------------------------------------
 
 _BINANCE_CHANNELS = (
-    ("@trade", Channel.TRADES), ("@bookTicker", Channel.QUOTES), ("@depth", Channel.BOOK),
+    ("@trade", Channel.TRADES), ("@aggTrade", Channel.TRADES), ("@bookTicker", Channel.QUOTES), ("@depth", Channel.BOOK),
     ("@kline_1m", Channel.KLINES), ("@markPrice", Channel.MARK), ("@forceOrder", Channel.LIQUIDATIONS),
 )
 _BYBIT_CHANNELS = (
@@ -104,7 +104,8 @@ def load_recording(
     first_iid = iid_of(symbol_of(rec.family, keys[0])) if keys else ""
     depth = next((k.split("@", 1)[1] for k in keys if "@depth" in k), "depth@100ms")
     levels = next((int(k.split(".")[1]) for k in keys if k.startswith("orderbook.") and not k.startswith("orderbook.1.")), 50)
-    options = FeedOptions(binance_depth_stream=depth, bybit_book_depth=levels, emit_bar_updates=False)
+    trades = "aggTrade" if any(k.endswith("@aggTrade") for k in keys) else "trade"
+    options = FeedOptions(binance_depth_stream=depth, binance_trade_stream=trades, bybit_book_depth=levels)
     out: dict[str, list[Data]] = {}
     clock = SimClock()
     pending: set[str] = set()

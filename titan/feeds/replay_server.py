@@ -183,12 +183,15 @@ class ReplayServer:
     def feed_options(self, base: FeedOptions | None = None) -> FeedOptions:
         """``base`` adjusted to subscribe the book streams this recording holds."""
         base = base or FeedOptions()
+        changes: dict = {}
         for key in self.recording.keys:
             if self.family == "binance" and "@depth" in key:
-                return msgspec.structs.replace(base, binance_depth_stream=key.split("@", 1)[1])
-            if self.family == "bybit" and key.startswith("orderbook.") and not key.startswith("orderbook.1."):
-                return msgspec.structs.replace(base, bybit_book_depth=int(key.split(".")[1]))
-        return base
+                changes["binance_depth_stream"] = key.split("@", 1)[1]
+            elif self.family == "binance" and key.endswith("@aggTrade"):
+                changes["binance_trade_stream"] = "aggTrade"
+            elif self.family == "bybit" and key.startswith("orderbook.") and not key.startswith("orderbook.1."):
+                changes["bybit_book_depth"] = int(key.split(".")[1])
+        return msgspec.structs.replace(base, **changes)
 
     # ---- run-time faults -----------------------------------------------------------------
 

@@ -216,3 +216,13 @@ def test_names():
     r, _ = router(BinanceRouter, "binance", iid="BTC/USDT@binance")
     with pytest.raises(ValueError, match="only for perpetuals"):
         r.stream_for("BTC/USDT@binance", Channel.MARK)
+
+
+def test_binance_agg_trades_recorded_frame():
+    iid = "CTK/USDT:USDT@binanceusdm"
+    r, out = router(BinanceRouter, "binanceusdm", Channel.TRADES, iid=iid, binance_trade_stream="aggTrade")
+    # cryptofeed sample_data/BINANCE_FUTURES.ws.1.0 (raw aggTrade frame)
+    assert r.on_frame('{"stream":"ctkusdt@aggTrade","data":{"e":"aggTrade","E":1626992741575,"a":16599292,"s":"CTKUSDT",'
+                      '"p":"1.01100","q":"10","f":23961322,"l":23961322,"T":1626992741421,"m":false}}')
+    assert out == [Trade(instrument_id=iid, ts_event=1626992741421 * MS, ts_init=5, price=1.011, size=10.0,
+                         aggressor=Side.BUY, trade_id="a16599292")]
