@@ -46,12 +46,12 @@ class EmulatorHarness(Harness):
         self.timeout_s = 1.0
         self.capabilities = frozenset({"network", "stream"} if venue != "mexc" else {"network"})
 
-    def make_client(self, secret: str = API_SECRET, sink=None, **exec_kw: Any):
+    def make_client(self, secret: str = API_SECRET, sink=None, leverage: dict | None = None, **exec_kw: Any):
         from titan.execution.ccxt_client import CcxtExecutionClient
 
         symbol = self.iid.split("@")[0]
         cfg = VenueConfig(enabled=True, rest_url=self.emu.base_url(self.venue), ws_url=self.emu.ws_url(self.venue),
-                          symbols=[symbol])
+                          symbols=[symbol], leverage=leverage or {})
         creds = Credentials(venue=self.venue, api_key=Secret(API_KEY), secret=Secret(secret))
         return CcxtExecutionClient(self.venue, credentials=creds, config=cfg,
                                    execution=test_execution(submit_timeout_s=self.timeout_s, **exec_kw),
@@ -117,6 +117,9 @@ class EmulatorHarness(Harness):
 
     def requests(self, path: str) -> list:
         return self.emu.call(lambda e: [r for r in e.requests(self.venue) if r.path == path])
+
+    def requests_all(self) -> list:
+        return self.emu.call(lambda e: list(e.requests(self.venue)))
 
     async def bad_credentials_client(self):
         events: list = []

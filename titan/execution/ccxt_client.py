@@ -20,11 +20,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ccxt
+import msgspec
 
 from titan.config import Credentials, ExecutionSection, VenueConfig
 from titan.core import events as ev
 from titan.core.clock import Clock, LiveClock
-from titan.core.instruments import Instrument, InstrumentRegistry, split_instrument_id
+from titan.core.instruments import Instrument, InstrumentRegistry, split_instrument_id, to_decimal
 from titan.execution.client import EventSink, VenueSnapshot
 from titan.execution.errors import Classified, classify
 from titan.execution.ledger import Ledger, Tracked
@@ -162,6 +163,7 @@ class CcxtExecutionClient:
         for inst in instruments_from_markets(markets, self.venue):
             if inst.id not in self.instruments:
                 self.instruments.add(inst)
+        await self._load_leverage_limits()
         try:
             await self.call(self.exchange.fetch_balance, retries=1)
         except Exception as e:
@@ -184,6 +186,21 @@ class CcxtExecutionClient:
                     await task
         with contextlib.suppress(Exception):
             await self.exchange.close()
+
+    async def _load_leverage_limits(self) -> None:
+        """Binance lists contracts without their leverage cap; it lives in the leverage brackets."""
+        insts = [i for i in self._contract_symbols() if i.max_leverage <= 1]
+        if not insts or not self.exchange.has.get("fetchLeverageTiers"):
+            return
+        try:
+            tiers = await self.call(self.exchange.fetch_leverage_tiers, [i.symbol for i in insts])
+        except Exception as e:
+            log.warning("%s: leverage tiers not loaded: %s", self.venue, classify(e).message)
+            return
+        for inst in insts:
+            caps = [t.get("maxLeverage") for t in tiers.get(inst.symbol) or () if t.get("maxLeverage")]
+            if caps:
+                self.instruments.add(msgspec.structs.replace(inst, max_leverage=to_decimal(max(caps))))
 
     def _contract_symbols(self) -> list[Instrument]:
         wanted = {s.split("@")[0] for s in list(self.config.symbols) + list(self.config.leverage)}

@@ -1,0 +1,217 @@
+"""CcxtExecutionClient against the exchange emulator: what the contract suite does not cover -
+instruments from load_markets, the exact requests ccxt sends (so a ccxt upgrade fails loudly),
+leverage and margin mode, stop orders, spot reduce-only, snapshot for reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.kit.emulator.runner import EmulatorThread
+from tests.kit.harnesses import LIVE, EmulatorHarness
+from titan.core import events as ev
+
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def emu():
+    t = EmulatorThread().start()
+    yield t
+    t.stop()
+
+
+def harness(name: str, emu: EmulatorThread) -> EmulatorHarness:
+    emu.reset()
+    return EmulatorHarness(name, emu)
+
+
+def session(name: str, emu: EmulatorThread, body):
+    """Start a harness, run ``body(h)``, always stop the client; returns (h, body's result)."""
+    async def go():
+        h = harness(name, emu)
+        await h.start()
+        try:
+            return h, await body(h)
+        finally:
+            await h.stop()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("name", list(LIVE))
+def test_instruments_come_from_the_venues_markets(name, emu):
+    async def nothing(h):
+        return None
+
+    h, _ = session(name, emu, nothing)
+    spec, inst = h.spec(), h.instrument
+    assert (inst.tick_size, inst.lot_size, inst.min_qty) == (spec.tick, spec.lot, spec.min_qty)
+    assert inst.min_notional == spec.min_notional
+    assert inst.is_spot == spec.is_spot and inst.base == spec.base and inst.quote == spec.quote
+    if not inst.is_spot:
+        assert inst.settle == "USDT" and inst.contract_size == 1 and inst.max_leverage == spec.max_leverage
+
+
+# The requests ccxt 4.5.90 sends for start() + a market order + a resting limit + its cancel.
+# A ccxt upgrade that changes endpoints or parameters fails here first.
+START = {
+    "bybit-linear": [("GET", "/v5/market/instruments-info", ["category"]),
+                     ("GET", "/v5/market/instruments-info", ["category", "limit"]),
+                     ("GET", "/v5/market/instruments-info", ["category", "limit", "status"]),
+                     ("GET", "/v5/account/wallet-balance", ["accountType"]),
+                     ("POST", "/v5/account/set-margin-mode", {"setMarginMode": "REGULAR_MARGIN"}),
+                     ("GET", "/stream/v5/private", [])],
+    "binance-spot": [("GET", "/api/v3/exchangeInfo", []),
+                     ("GET", "/api/v3/account", ["recvWindow", "signature", "timestamp"]),
+                     ("GET", "/ws-api/ws-api/v3", [])],
+    "binanceusdm": [("GET", "/fapi/v1/exchangeInfo", []),
+                    ("GET", "/fapi/v1/leverageBracket", ["recvWindow", "signature", "timestamp"]),  # max leverage
+                    ("GET", "/fapi/v3/account", ["recvWindow", "signature", "timestamp"]),
+                    ("POST", "/fapi/v1/marginType", ["marginType", "recvWindow", "signature", "symbol", "timestamp"]),
+                    ("POST", "/fapi/v1/listenKey", []),
+                    # watch_orders loads the brackets again (a separate ccxt cache) and a positions snapshot
+                    ("GET", "/fapi/v1/leverageBracket", ["recvWindow", "signature", "timestamp"]),
+                    ("GET", "/fapi/v3/positionRisk", ["recvWindow", "signature", "timestamp"]),
+                    ("GET", "/fstream/private/ws", ["listenKey"])],
+    "mexc-spot": [("GET", "/api/v3/exchangeInfo", []), ("GET", "/api/v1/contract/detail", []),
+                  ("GET", "/api/v3/account", ["recvWindow", "signature", "timestamp"])],
+}
+CREATE_BODY = {
+    "bybit-linear": {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Market", "orderLinkId": None,
+                     "category": "linear", "qty": "0.001"},
+    "binance-spot": "timestamp&symbol&side&newClientOrderId&newOrderRespType&type&quantity&recvWindow&signature",
+    "binanceusdm": "timestamp&symbol&side&newClientOrderId&newOrderRespType&type&quantity&recvWindow&signature",
+    "mexc-spot": "symbol&side&type&quantity&newClientOrderId&timestamp&recvWindow&signature",
+}
+
+
+def shape(r) -> tuple:
+    if r.method == "POST" and r.body.startswith("{"):
+        return (r.method, r.path, {k: v for k, v in json.loads(r.body).items() if k == "setMarginMode"})
+    keys = sorted(r.query) if r.method == "GET" else sorted(k.split("=")[0] for k in (r.body or "").split("&") if k)
+    return (r.method, r.path, keys)
+
+
+@pytest.mark.parametrize("name", list(START))
+def test_requests_ccxt_sends_are_pinned(name, emu):
+    async def body(h):
+        await h.quiet(0.2)
+        start = [shape(r) for r in h.requests_all()]
+        cid = h.submit(h.order(ev.Side.BUY, D("0.002") if "usdm" in name else D("0.001")))
+        await h.wait(lambda: h.terminal(cid))
+        return start, h.requests(h.create_path)[0]
+
+    _, (start, create) = session(name, emu, body)
+    expected = [(m, p, q if isinstance(q, dict) else sorted(q)) for m, p, q in START[name]]
+    assert start == expected
+    want = CREATE_BODY[name]
+    if isinstance(want, dict):
+        body = json.loads(create.body)
+        assert list(body) == list(want) and all(v is None or body[k] == v for k, v in want.items())
+        assert body["orderLinkId"].startswith("TTN-ctr-")
+    else:
+        source = create.body if name != "mexc-spot" else "&".join(f"{k}={v}" for k, v in create.query.items())
+        assert [kv.split("=")[0] for kv in source.split("&")] == want.split("&")
+
+
+def test_leverage_not_modified_is_success(emu):
+    """Bybit answers 110043 when the leverage is already set: no alert, nothing retried."""
+    async def go():
+        h = harness("bybit-linear", emu)
+        events: list = []
+        for _ in range(2):
+            client = h.make_client(sink=events.append, leverage={"BTC/USDT:USDT": 7.0})
+            await client.start()
+            await client.stop()
+        return events, h.requests("/v5/position/set-leverage")
+
+    events, calls = asyncio.run(go())
+    assert [r.code for r in calls] == ["0", "110043"]
+    assert not [e for e in events if isinstance(e, ev.AlertRaised)], events
+    assert emu.call(lambda e: e.exchange("bybit").leverage("BTCUSDT")) == D("7")
+
+
+def test_reduce_only_is_not_sent_on_spot(emu):
+    async def body(h):
+        cid = h.submit(h.order(ev.Side.SELL, D("0.001"), reduce_only=True))
+        await h.wait(lambda: h.terminal(cid))
+        return cid
+
+    h, cid = session("binance-spot", emu, body)
+    (create,) = h.requests(h.create_path)
+    assert "reduceOnly" not in create.body
+    assert h.of(cid, ev.OrderFilled), "a spot sell flagged reduce-only is an ordinary sell"
+
+
+def test_bybit_stop_market_triggers_and_fills(emu):
+    async def body(h):
+        bid, ask = h.best()
+        trigger = ask + 50
+        cid = h.submit(h.order(ev.Side.BUY, D("0.001"), ev.OrderType.STOP_MARKET, trigger_price=trigger))
+        await h.wait(lambda: bool(h.of(cid, ev.OrderAccepted)))
+        await h.quiet(0.2)
+        assert not h.of(cid, ev.OrderFilled) and h.venue_open(cid)
+        body = json.loads(h.requests(h.create_path)[0].body)
+        assert body["triggerPrice"] == str(trigger) and body["triggerDirection"] == 1
+        emu.call(lambda e: e.exchange("bybit").print_trade("BTCUSDT", trigger + 1, D("1"), "buy"))
+        await h.wait(lambda: h.terminal(cid))
+        return cid
+
+    h, cid = session("bybit-linear", emu, body)
+    (fill,) = h.of(cid, ev.OrderFilled)
+    assert fill.last_qty == D("0.001") and fill.liquidity is ev.Liquidity.TAKER
+
+
+def test_binance_spot_stop_limit(emu):
+    async def body(h):
+        bid, ask = h.best()
+        trigger, price = bid - D("20"), bid - D("30")
+        cid = h.submit(h.order(ev.Side.SELL, D("0.001"), ev.OrderType.STOP_LIMIT, price, trigger_price=trigger))
+        await h.wait(lambda: bool(h.of(cid, ev.OrderAccepted)))
+        create = h.requests(h.create_path)[0]
+        assert "type=STOP_LOSS_LIMIT" in create.body and f"stopPrice={trigger.normalize()}" in create.body
+        emu.call(lambda e: e.exchange("binance").print_trade("BTCUSDT", trigger - D("0.01"), D("1"), "sell"))
+        await h.wait(lambda: h.terminal(cid))
+        return cid, price
+
+    h, (cid, price) = session("binance-spot", emu, body)
+    fills = h.of(cid, ev.OrderFilled)
+    assert sum(f.last_qty for f in fills) == D("0.001") and all(f.last_price >= price for f in fills)
+
+
+def test_snapshot_reports_the_venue_exactly(emu):
+    async def body(h):
+        cid = h.submit(h.order(ev.Side.SELL, D("0.003")))
+        await h.wait(lambda: h.terminal(cid))
+        rest = h.submit(h.order(ev.Side.BUY, D("0.002"), ev.OrderType.LIMIT, h.best()[0] - 100))
+        await h.wait(lambda: bool(h.of(rest, ev.OrderAccepted)))
+        return cid, rest, await h.client.snapshot()
+
+    h, (cid, rest, snap) = session("bybit-linear", emu, body)
+    (o,) = snap.open_orders
+    assert (o.client_order_id, o.instrument_id, o.side, o.quantity, o.filled_qty) == (rest, h.iid, ev.Side.BUY, D("0.002"), D(0))
+    (p,) = snap.positions
+    assert p.instrument_id == h.iid and p.quantity == D("-0.003")
+    fills = [f for f in snap.fills if f.client_order_id == cid]
+    assert {f.trade_id for f in fills} == {f.trade_id for f in h.of(cid, ev.OrderFilled)}
+    assert snap.balances["USDT"] == h.venue_balance("USDT") and snap.balances["BTC"] == h.venue_balance("BTC")
+    assert p.avg_price == fills[0].price
+
+
+def test_unknown_instrument_and_cancel_of_unknown_order_are_events(emu):
+    async def body(h):
+        bad = ev.SubmitOrder(client_order_id="TTN-ctr-9999999999", phase="p", instrument_id="DOGE/USDT@bybit",
+                             side=ev.Side.BUY, order_type=ev.OrderType.MARKET, quantity=D("1"), ts_init=0)
+        h.client.submit(bad)
+        h.client.cancel(h.cancel_cmd("TTN-ctr-8888888888"))
+        await h.wait(lambda: len(h.events) >= 2)
+
+    h, _ = session("bybit-linear", emu, body)
+    rej = h.of("TTN-ctr-9999999999", ev.OrderRejected)
+    assert rej and rej[0].kind is ev.ErrorKind.INVALID_ORDER and "unknown instrument" in rej[0].reason
+    crej = h.of("TTN-ctr-8888888888", ev.OrderCancelRejected)
+    assert crej and crej[0].kind is ev.ErrorKind.NOT_FOUND
