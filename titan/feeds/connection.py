@@ -144,13 +144,12 @@ class WsConnection:
         attempt = 0
         while not self._stopping:
             try:
-                ws = await self.session.ws_connect(
+                ws = await asyncio.wait_for(self.session.ws_connect(
                     self.url,
                     autoping=True,
                     heartbeat=None if self.router.endpoint.json_ping else self.options.ping_interval_s,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                     max_msg_size=0,
-                )
+                ), self.options.connect_timeout_s)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 delay = backoff_delay(attempt, self.options.reconnect_min_s, self.options.reconnect_max_s, self.rng)
                 log.warning("%s: connect to %s failed (%s); retry in %.2fs", self.name, self.url, e, delay)

@@ -227,3 +227,27 @@ def test_bars_from_the_live_trade_stream_of_the_bundled_sample():
         p = trades.price[inside]
         assert (bar.open, bar.high, bar.low, bar.close) == (p[0], p.max(), p.min(), p[-1])
         assert bar.volume == pytest.approx(trades.size[inside].sum(), rel=1e-12)
+
+
+def test_connects_once_the_venue_comes_up(caplog):
+    import socket
+
+    caplog.set_level(logging.WARNING, logger="titan.feeds")
+    with socket.socket() as s:  # a free port with nobody listening yet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def main():
+        rec = Recorder(USDM_ID)
+        srv = ReplayServer(USDM, port=port)
+        feed = make_feed(srv, rec)
+        await feed.subscribe(USDM_ID, Channel.TRADES)
+        async with feed:
+            await wait_until(lambda: caplog.text.count("connect to ws://127.0.0.1") >= 2)
+            assert rec.statuses("") == []
+            async with srv:
+                await wait_until(lambda: len(rec.of(Trade)) == 611)
+        return rec
+
+    rec = asyncio.run(main())
+    assert rec.statuses("")[0] is FeedStatus.CONNECTED
