@@ -43,6 +43,7 @@ class Summary(msgspec.Struct, kw_only=True):
     phases: dict[str, Metrics]
     trades: list[RoundTrip]
     equity: dict[str, list]
+    prices: dict[str, dict[str, list]]  # per instrument, downsampled: {"ts": [...], "price": [...]}
     monthly_returns: dict[str, float]
     brain: dict[str, Any]
     reconciliation: Reconciliation
@@ -81,6 +82,7 @@ def summarise(result: BacktestResult, *, curve_points: int = CURVE_POINTS) -> Su
         trades=trades,
         equity={"ts": shown.ts.tolist(), "equity": np.round(shown.equity, 6).tolist(),
                 "drawdown": np.round(shown.drawdown(), 8).tolist()},
+        prices={iid: _price_path(m, curve_points) for iid, m in result.marks.items()},
         monthly_returns=monthly_returns(account, result.start_ns, result.end_ns),
         brain=_brain(result),
         reconciliation=reconcile(result, metrics),
@@ -119,6 +121,22 @@ def reconcile(result: BacktestResult, metrics: Metrics) -> Reconciliation:
                           expected_balances={} if open_perp else expected,
                           final_equity=final, venue_equity=result.venue_equity,
                           state_equity=result.state_equity, ok=ok)
+
+
+def _price_path(marks, points: int) -> dict[str, list]:
+    """At most ``points`` points of a price path, keeping each bucket's high and low."""
+    n = int(marks.ts.size)
+    if n <= points:
+        idx = np.arange(n)
+    else:
+        edges = np.linspace(0, n, points // 2 + 1).astype(np.int64)
+        keep = {0, n - 1}
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b > a:
+                keep.add(int(a + np.argmin(marks.price[a:b])))
+                keep.add(int(a + np.argmax(marks.price[a:b])))
+        idx = np.fromiter(sorted(keep), dtype=np.int64)
+    return {"ts": marks.ts[idx].tolist(), "price": marks.price[idx].tolist()}
 
 
 def _run_info(r: BacktestResult) -> dict[str, Any]:

@@ -34,10 +34,13 @@ class StrategyError(TitanError):
 
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """``"strategies/ema_cross.py:EmaCross"`` -> (path, class name)."""
+    """``"strategies/ema_cross.py:EmaCross"`` -> (path, class name); a bare ``FILE.py`` gives
+    an empty class name (the file's one Phase class)."""
+    if spec.endswith(".py"):
+        return spec, ""
     path, sep, cls = spec.rpartition(":")
     if not sep or not path or not cls:
-        raise StrategyError(f"{spec}: expected FILE.py:Class")
+        raise StrategyError(f"{spec}: expected FILE.py[:Class] or package.module:Class")
     return path, cls
 
 
@@ -53,10 +56,16 @@ def load_class(spec: str, *, base_dir: Path | None = None) -> type[Phase]:
         except ImportError as e:
             raise StrategyError(f"{target}: cannot import ({e})") from None
         where = target
+    names = sorted(n for n, v in vars(module).items()
+                   if isinstance(v, type) and issubclass(v, Phase) and v is not Phase
+                   and v.__module__ == module.__name__)
+    if not cls_name:
+        if len(names) != 1:
+            found = f"found {', '.join(names)}" if names else "found none"
+            raise StrategyError(f"{where}: expected exactly one Phase class ({found}); name it as {where}:Class")
+        cls_name = names[0]
     cls = getattr(module, cls_name, None)
     if cls is None:
-        names = sorted(n for n, v in vars(module).items()
-                       if isinstance(v, type) and issubclass(v, Phase) and v is not Phase)
         hint = f" (found: {', '.join(names)})" if names else ""
         raise StrategyError(f"{where}: no class {cls_name!r}{hint}")
     if not (isinstance(cls, type) and issubclass(cls, Phase)):

@@ -99,3 +99,27 @@ def run_session(phases: Iterable[Phase], events: Iterable[ev.Data], instruments:
 def _chain(first, rest):
     yield first
     yield from rest
+
+
+# ---- data helpers ---------------------------------------------------------------------------
+
+T0 = 1_735_689_600_000_000_000  # 2025-01-01 00:00 UTC
+
+
+def bars(iid: str, rows: Iterable[tuple[float, float, float, float]], *, start: int = T0,
+         tf: str = "1m", volume: float = 1.0) -> list[ev.Bar]:
+    """Hand-built closed bars (open, high, low, close), one ``tf`` apart from ``start``."""
+    from titan.feeds.bars import timeframe_ns
+
+    step = timeframe_ns(tf)
+    return [ev.Bar(instrument_id=iid, timeframe=tf, ts_open=start + i * step,
+                   ts_event=start + (i + 1) * step, ts_init=start + (i + 1) * step,
+                   open=o, high=h, low=lo, close=c, volume=volume)
+            for i, (o, h, lo, c) in enumerate(rows)]
+
+
+def settlements(series) -> list[ev.FundingRate]:
+    """Recorded funding (``ts`` = settlement time) as settlement records (``ts_next`` 0)."""
+    return [ev.FundingRate(instrument_id=e.instrument_id, rate=e.rate, ts_event=e.ts_event,
+                           ts_init=e.ts_init, interval_ns=e.interval_ns)
+            for e in series.events()]

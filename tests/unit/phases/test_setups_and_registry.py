@@ -68,5 +68,14 @@ def test_load_errors_are_one_line(tmp_path, body, spec_cls, params, needle):
 def test_missing_file_and_bad_spec(tmp_path):
     with pytest.raises(StrategyError, match="file not found"):
         load_class(f"{tmp_path}/none.py:X")
-    with pytest.raises(StrategyError, match="expected FILE.py:Class"):
-        load_class("strategies/ema_cross.py")
+    with pytest.raises(StrategyError, match=r"expected FILE.py\[:Class\]"):
+        load_class("ema_cross")
+
+
+def test_bare_file_means_its_one_phase_class(tmp_path):
+    assert load_class("strategies/ema_cross.py").__name__ == "EmaCross"
+    two = tmp_path / "two.py"
+    two.write_text("from titan.phases.base import Phase\nclass A(Phase): pass\nclass B(Phase): pass\n")
+    with pytest.raises(StrategyError, match="exactly one Phase class.*found A, B"):
+        load_class(str(two))
+    assert load_class(f"{two}:B").__name__ == "B"

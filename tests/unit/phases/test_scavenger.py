@@ -1,0 +1,181 @@
+"""Scavenger: levels, trap geometry, and the whole trade through the real kernel, Brain and
+SimVenue - on hand-built bars where every number can be derived by hand, and on real candles."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.unit.phases.builtin_session import bars, run_session
+from titan.core import events as ev
+from titan.core.instruments import Instrument, InstrumentKind
+from titan.feeds.history import load_bars
+from titan.phases.scavenger import Scavenger
+from titan.phases.scavenger.levels import StructuralLevels, round_step
+from titan.phases.scavenger.trap import confirm, gap_atr
+from titan.phases.setups import SetupState
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "phases"
+PERP = Instrument(symbol="BTC/USDT:USDT", venue="sim", base="BTC", quote="USDT",
+                  kind=InstrumentKind.PERPETUAL, settle="USDT", tick_size=Decimal("0.1"),
+                  lot_size=Decimal("0.001"), min_qty=Decimal("0.001"),
+                  taker_fee=Decimal("0.00055"), maker_fee=Decimal("0.0002"),
+                  max_leverage=Decimal(125))
+IID = PERP.id
+
+# Every bar's true range is exactly 10, so ATR(3) is 10 from the 4th bar on; the 4th bar makes
+# a swing high at 1010 (1 bar either side), confirmed by the 5th.
+WARMUP = [(1000, 1005, 995, 1000)] * 3 + [(1000, 1010, 1000, 1005), (1005, 1005, 995, 1000)]
+APPROACH = (1000, 1008, 998, 1005)  # reaches 0.2 ATR from 1010: CLOSE_WATCH
+BREAK = (1005, 1015, 1005, 1013)  # closes 0.3 ATR beyond: confirmed, within the chase limit
+
+
+def small(**kw) -> Scavenger.Params:
+    base = dict(level_timeframe="1m", atr_period=3, swing_left=1, swing_right=1,
+                round_divisor=1.0, cooldown_min=0.0)
+    base.update(kw)
+    return Scavenger.Params(**base)
+
+
+def session(rows, *, cash=1000, **kw):
+    ph = Scavenger(small(**kw), instruments=[IID], timeframe="1m")
+    return ph, run_session([ph], bars(IID, rows), [PERP], cash=cash)
+
+
+def orders(s):
+    return [(o.side, o.order_type, o.quantity, o.reduce_only, o.tag) for o in s.submits]
+
+
+# ---- levels and geometry --------------------------------------------------------------------
+
+def test_round_step_is_a_tenth_of_the_magnitude_over_the_divisor():
+    assert round_step(96_000.0, 2.0) == 5_000.0
+    assert round_step(2_500.0, 2.0) == 50.0
+    assert math.isnan(round_step(0.0, 2.0))
+
+
+def test_levels_swings_break_on_close_and_prior_session_rolls_at_utc_midnight():
+    lv = StructuralLevels(swing_left=1, swing_right=1, pool_tolerance=0.001, max_swings=8,
+                          round_divisor=1.0)
+    day = bars(IID, WARMUP)
+    for b in day:
+        lv.on_base_bar(b)
+        lv.on_level_bar(b)
+    assert list(lv.highs) == [1010.0] and list(lv.lows) == []
+    assert math.isnan(lv.prior_high)  # still the first day
+    assert lv.nearest(1000.0, 1).price == 1010.0 and lv.nearest(1000.0, 1).kind == "swing"
+    assert lv.nearest(1000.0, -1).price == 900.0  # only the round number below
+    nxt = bars(IID, [(1000, 1012, 999, 1011)], start=day[0].ts_open + 86_400 * 10**9)[0]
+    lv.on_base_bar(nxt)
+    lv.on_level_bar(nxt)  # closes above 1010: that swing's stops are spent
+    assert list(lv.highs) == []
+    assert (lv.prior_high, lv.prior_low) == (1010.0, 995.0)  # yesterday's range
+    assert lv.nearest(1011.0, -1) == type(lv.nearest(1011.0, -1))(1010.0, "session")
+
+
+def test_confirm_computes_stop_and_target_and_refuses_to_chase():
+    plan = confirm(side=1, level=1010.0, kind="swing", close=1013.0, atr=10.0,
+                   entry_buffer_atr=0.1, max_chase_atr=0.6, stop_atr=0.5, reward_risk=2.0)
+    assert (plan.entry, plan.stop, plan.target) == (1013.0, 1005.0, 1029.0)
+    short = confirm(side=-1, level=990.0, kind="round", close=987.0, atr=10.0,
+                    entry_buffer_atr=0.1, max_chase_atr=0.6, stop_atr=0.5, reward_risk=2.0)
+    assert (short.stop, short.target) == (995.0, 971.0)
+    for close in (1010.5, 1016.5):  # not yet confirmed (< 0.1 ATR), too late (> 0.6 ATR)
+        assert confirm(side=1, level=1010.0, kind="swing", close=close, atr=10.0,
+                       entry_buffer_atr=0.1, max_chase_atr=0.6, stop_atr=0.5,
+                       reward_risk=2.0) is None
+    assert gap_atr(1005.0, 1010.0, 1, 10.0) == 0.5
+
+
+# ---- whole trades through the kernel ----------------------------------------------------------
+
+def test_trap_enters_on_confirmed_break_and_takes_the_target():
+    # risk 1 % of 1,000 over entry 1013 - stop 1005 = 8 -> 1.25 BTC; target 1013 + 2 x 8 = 1029
+    rows = WARMUP + [APPROACH, BREAK, (1013, 1020, 1010, 1018), (1018, 1030, 1020, 1025),
+                     (1025, 1026, 1020, 1022)]
+    ph, s = session(rows)
+    S, B = ev.Side, ev.OrderType
+    assert orders(s) == [(S.BUY, B.MARKET, Decimal("1.25"), False, "entry:swing"),
+                         (S.SELL, B.MARKET, Decimal("1.25"), True, "target")]
+    path = [(h.old.value, h.new.value) for h in ph.setups[IID].history]
+    assert path == [("IDLE", "WATCH"), ("WATCH", "CLOSE_WATCH"), ("CLOSE_WATCH", "IN_TRADE"),
+                    ("IN_TRADE", "IDLE")]
+    fills = s.fills
+    assert [f.last_price for f in fills] == [Decimal("1013"), Decimal("1025")]  # next opens
+    fees = sum((f.fee for f in fills), Decimal(0))
+    assert s.pnl("scavenger") == Decimal("1.25") * 12 - fees
+    assert s.state.position_qty(IID, "scavenger") == 0
+
+
+def test_stop_below_the_broken_level_closes_a_failed_break():
+    rows = WARMUP + [APPROACH, BREAK, (1013, 1014, 1004, 1006), (1006, 1008, 1000, 1002)]
+    _, s = session(rows)
+    assert [(o.side, o.reduce_only, o.tag) for o in s.submits] == [
+        (ev.Side.BUY, False, "entry:swing"), (ev.Side.SELL, True, "stop")]
+    assert s.pnl("scavenger") < 0
+
+
+def test_no_entry_when_the_break_runs_too_far_and_the_level_then_cools_down():
+    rows = WARMUP + [APPROACH, (1005, 1025, 1005, 1020)]  # 1 ATR beyond: too late
+    ph, s = session(rows, cooldown_min=60.0)
+    assert s.submits == []
+    assert ph.setups[IID].history[-1].reason == "broke the level too far to chase"
+    assert ph.setups[IID].state is SetupState.IDLE
+
+
+def test_watch_times_out():
+    quiet = [(1000, 1005, 995, 1000)] * 12
+    ph, s = session(WARMUP + quiet, watch_timeout_min=5.0)
+    reasons = [h.reason for h in ph.setups[IID].history]
+    assert "timeout" in reasons and s.submits == []
+
+
+def test_fees_larger_than_the_allowed_share_of_the_risk_block_the_trade():
+    # round trip 2 x 5.5 bps x 1013 = 1.11 > 0.1 x 8
+    _, s = session(WARMUP + [APPROACH, BREAK, (1013, 1020, 1010, 1018)], max_fee_share=0.1)
+    assert s.submits == []
+
+
+def test_spot_is_never_shorted():
+    spot = Instrument(symbol="BTC/USDT", venue="sim", base="BTC", quote="USDT",
+                      tick_size=Decimal("0.1"), lot_size=Decimal("0.001"))
+    down = [(1000, 1005, 995, 1000)] * 3 + [(1000, 1000, 990, 995), (995, 1005, 995, 1000),
+                                            (1000, 1002, 992, 995), (995, 995, 985, 987),
+                                            (987, 990, 980, 982)]
+    for inst, shorts in ((spot, False), (PERP, True)):
+        ph = Scavenger(small(), instruments=[inst.id], timeframe="1m")
+        s = run_session([ph], bars(inst.id, down), [inst], cash=1000, balances={"BTC": "0"})
+        sells = [o for o in s.submits if o.side is ev.Side.SELL and not o.reduce_only]
+        assert bool(sells) is shorts
+
+
+# ---- real candles -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_run():
+    series = load_bars(DATA / "binance-usdm_BTCUSDT-PERP_1m_20250504-0511.csv.gz", IID, "1m")
+    events = list(series.events())
+    ph = Scavenger(instruments=[IID], timeframe="1m")
+    return ph, run_session([ph], events, [PERP], cash=1000), events
+
+
+def test_real_candles_every_entry_starts_a_setup_and_every_exit_reduces(real_run):
+    ph, s, _ = real_run
+    entries = [o for o in s.submits if o.tag.startswith("entry:")]
+    exits = [o for o in s.submits if not o.tag.startswith("entry:")]
+    assert entries, "a week of BTC should break some level"
+    assert all(o.order_type is ev.OrderType.MARKET and not o.reduce_only for o in entries)
+    assert all(o.reduce_only and o.tag in ("stop", "target", "emergency") for o in exits)
+    armed = [h.ts for h in ph.setups[IID].history if h.new is SetupState.IN_TRADE]
+    assert [o.ts_init for o in entries] == armed  # one entry per setup, none while in a trade
+
+
+def test_real_candles_run_is_deterministic(real_run):
+    _, s, events = real_run
+    again = run_session([Scavenger(instruments=[IID], timeframe="1m")], events, [PERP], cash=1000)
+    assert [(o.client_order_id, o.side, o.quantity, o.tag) for o in again.submits] == [
+        (o.client_order_id, o.side, o.quantity, o.tag) for o in s.submits]
+    assert again.pnl("scavenger") == s.pnl("scavenger")
