@@ -35,7 +35,7 @@ BREAK = (1005, 1015, 1005, 1013)  # closes 0.3 ATR beyond: confirmed, within the
 
 def small(**kw) -> Scavenger.Params:
     base = dict(level_timeframe="1m", atr_period=3, swing_left=1, swing_right=1,
-                round_divisor=1.0, cooldown_min=0.0)
+                round_divisor=0.01, cooldown_min=0.0)  # round numbers every 10,000: none near
     base.update(kw)
     return Scavenger.Params(**base)
 
@@ -52,7 +52,8 @@ def orders(s):
 # ---- levels and geometry --------------------------------------------------------------------
 
 def test_round_step_is_a_tenth_of_the_magnitude_over_the_divisor():
-    assert round_step(96_000.0, 2.0) == 5_000.0
+    assert round_step(96_000.0, 2.0) == 500.0
+    assert round_step(100_000.0, 2.0) == 5_000.0
     assert round_step(2_500.0, 2.0) == 50.0
     assert math.isnan(round_step(0.0, 2.0))
 
@@ -67,7 +68,8 @@ def test_levels_swings_break_on_close_and_prior_session_rolls_at_utc_midnight():
     assert list(lv.highs) == [1010.0] and list(lv.lows) == []
     assert math.isnan(lv.prior_high)  # still the first day
     assert lv.nearest(1000.0, 1).price == 1010.0 and lv.nearest(1000.0, 1).kind == "swing"
-    assert lv.nearest(1000.0, -1).price == 900.0  # only the round number below
+    assert lv.nearest(1005.0, -1) == type(lv.nearest(1005.0, -1))(1000.0, "round")
+    assert lv.nearest(1000.0, -1) is None  # a level must be strictly beyond the price
     nxt = bars(IID, [(1000, 1012, 999, 1011)], start=day[0].ts_open + 86_400 * 10**9)[0]
     lv.on_base_bar(nxt)
     lv.on_level_bar(nxt)  # closes above 1010: that swing's stops are spent
@@ -142,9 +144,10 @@ def test_fees_larger_than_the_allowed_share_of_the_risk_block_the_trade():
 def test_spot_is_never_shorted():
     spot = Instrument(symbol="BTC/USDT", venue="sim", base="BTC", quote="USDT",
                       tick_size=Decimal("0.1"), lot_size=Decimal("0.001"))
-    down = [(1000, 1005, 995, 1000)] * 3 + [(1000, 1000, 990, 995), (995, 1005, 995, 1000),
-                                            (1000, 1002, 992, 995), (995, 995, 985, 987),
-                                            (987, 990, 980, 982)]
+    # the mirror image of the long trap: a swing low at 1490 breaks with a close at 1487
+    down = [(1500, 1505, 1495, 1500)] * 3 + [(1500, 1500, 1490, 1495), (1495, 1505, 1495, 1500),
+                                             (1500, 1502, 1492, 1495), (1495, 1495, 1485, 1487),
+                                             (1487, 1490, 1480, 1482)]
     for inst, shorts in ((spot, False), (PERP, True)):
         ph = Scavenger(small(), instruments=[inst.id], timeframe="1m")
         s = run_session([ph], bars(inst.id, down), [inst], cash=1000, balances={"BTC": "0"})

@@ -256,6 +256,7 @@ class Hunter(Desk):
                                Target(plan.entry + side * p.tp2_r * r, 1.0, "tp2")],
                               size=abs(pos), breakeven_after_first=True)
             m.data["bracket"] = bracket
+            m.data["filled_bar"] = bar.ts_event
         if pos == 0 or (pos > 0) != (side > 0):
             if working:
                 return None
@@ -264,7 +265,9 @@ class Hunter(Desk):
         if working:
             return None
         hit = bracket.check(bar.high, bar.low)
-        if hit is None:
+        if hit is None or (hit[0] != "stop" and m.data.get("filled_bar") == bar.ts_event):
+            # the limit filled inside this bar: the low came after the fill (a stop may act),
+            # the high may have come before it (a target may not)
             return None
         tag, fraction = hit
         if tag != "stop":

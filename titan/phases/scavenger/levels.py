@@ -31,7 +31,7 @@ class Level:
 
 def round_step(price: float, divisor: float) -> float:
     """The round-number grid near ``price``: a tenth of its order of magnitude / ``divisor``
-    (BTC at 100,000 with divisor 2 -> every 5,000; ETH at 2,500 -> every 50)."""
+    (BTC at 96,000 with divisor 2 -> every 500; ETH at 2,500 -> every 50)."""
     if not price > 0:
         return math.nan
     return 10.0 ** (math.floor(math.log10(price)) - 1) / divisor

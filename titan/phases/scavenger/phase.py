@@ -58,7 +58,7 @@ class ScavengerParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=T
     swing_right: Annotated[int, Meta(ge=1, le=50)] = 3  # ... and on its right (confirmation lag)
     pool_tolerance: Annotated[float, Meta(ge=0, le=0.05)] = 0.001  # equal highs/lows within 0.1 %
     max_levels: Annotated[int, Meta(ge=1, le=256)] = 16  # swings kept per side
-    round_divisor: Pos = 2.0  # round numbers every 10^(digits-2) / divisor (BTC 100k: 5,000)
+    round_divisor: Pos = 2.0  # round numbers every 10^(digits-2) / divisor (BTC 96k: 500)
     watch_atr: Pos = 1.0
     close_watch_atr: Pos = 0.3
     entry_buffer_atr: Annotated[float, Meta(ge=0)] = 0.1

@@ -3,7 +3,9 @@
 Seed phase 3 ($50,000+, 1-3x). Long spot and short the linear perpetual in *equal base
 quantity*: price moves cancel, and the position earns the funding longs pay shorts plus the
 perp's premium as it converges to spot (the cash-and-carry trade; see e.g. BIS Working Paper
-1087, Schmeling, Schrimpf & Todorov, "Crypto carry", 2023). Per pair (``basis``, ``legs``):
+1087, Schmeling, Schrimpf & Todorov, "Crypto carry", 2023). The legs are priced by ``prices``
+(bar closes - decided when both legs' bars of a minute are in - or quotes or trades); the perp
+mark stands in until its own price is known. Per pair (``basis``, ``legs``):
 
     enter   mean annualised funding of the last ``funding_window`` prints >= enter_funding_apr,
             basis >= enter_basis_bps, and the edge over ``horizon_days`` (funding + basis - the
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from msgspec import Meta
 
@@ -56,7 +58,7 @@ class SentinelParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     rebalance_pct: Annotated[float, Meta(gt=0, le=0.5)] = 0.02
     max_price_age_s: Annotated[float, Meta(gt=0)] = 180.0
     spot_for: dict[str, str] = {}  # perp id -> spot id, when not the same symbol and venue
-    use_quotes: bool = False  # also read best bid/ask of both legs
+    prices: Literal["bar", "quote", "trade"] = "bar"  # which stream prices the legs
     retry_min: Annotated[float, Meta(ge=0)] = 60.0  # wait after an entry that did not fill
 
 
@@ -99,13 +101,13 @@ class Sentinel(Desk):
 
     def subscriptions(self) -> tuple[Stream, ...]:
         out: list[Stream] = []
+        kind = self.params.prices  # type: ignore[attr-defined]
         for pair in self._pairs.values():
-            out += [bar_stream(pair.spot, self.timeframe), bar_stream(pair.perp, self.timeframe),
-                    Stream(kind="funding", instrument_id=pair.perp),
+            for leg in (pair.spot, pair.perp):
+                out.append(bar_stream(leg, self.timeframe) if kind == "bar"
+                           else Stream(kind=kind, instrument_id=leg))
+            out += [Stream(kind="funding", instrument_id=pair.perp),
                     Stream(kind="mark", instrument_id=pair.perp)]
-            if self.params.use_quotes:  # type: ignore[attr-defined]
-                out += [Stream(kind="quote", instrument_id=pair.spot),
-                        Stream(kind="quote", instrument_id=pair.perp)]
         return tuple(out)
 
     @property
@@ -130,6 +132,9 @@ class Sentinel(Desk):
 
     def on_quote(self, quote: ev.Quote) -> list[ev.OrderIntent] | None:
         return self._price(quote.instrument_id, (quote.bid + quote.ask) / 2, quote.ts_event)
+
+    def on_trade(self, trade: ev.Trade) -> list[ev.OrderIntent] | None:
+        return self._price(trade.instrument_id, trade.price, trade.ts_event)
 
     def on_mark(self, mark: ev.MarkPrice) -> list[ev.OrderIntent] | None:
         pair = self._pairs.get(mark.instrument_id)
