@@ -101,8 +101,8 @@ def print_summary(s: Summary, *, title: str = "backtest", console: Console | Non
     if b["emergencies"]:
         line += f"; EMERGENCY FLATTEN at {when(b['emergencies'][0]['ts'])}: {b['emergencies'][0]['reason']}"
     console.print(line, soft_wrap=True)
-    for reason, n in list(b["denial_reasons"].items())[:5]:
-        console.print(f"  denied x{n}: {reason}")
+    for check, d in list(b["denial_reasons"].items())[:5]:
+        console.print(f"  denied x{d['count']} by {check}, e.g. {d['example']}", soft_wrap=True)
     r, rec = s.run, s.reconciliation
     console.print(f"run: {r['events']:,} events in {r['elapsed_s']:.2f} s ({r['events_per_s']:,.0f}/s), "
                   f"fill {r['fill_model']}, money reconciled: {'yes' if rec.ok else 'NO'}")

@@ -19,6 +19,7 @@ from titan.backtest.console import duration, metric_rows, num, pct
 from titan.backtest.summary import Summary
 
 W, H, PAD = 1000.0, 240.0, 36.0
+LEFT, RIGHT = 76.0, 16.0  # room for the value labels
 MAX_MARKERS = 2000
 MAX_TRADE_ROWS = 2000
 
@@ -70,7 +71,7 @@ class _Scale:
 
     def x(self, t: int) -> float:
         span = (self.t1 - self.t0) or 1
-        return PAD + (t - self.t0) / span * (W - 2 * PAD)
+        return LEFT + (t - self.t0) / span * (W - LEFT - RIGHT)
 
     def y(self, v: float) -> float:
         return self.h - PAD / 2 - (v - self.lo) / (self.hi - self.lo) * (self.h - PAD)
@@ -81,8 +82,8 @@ def _axes(sc: _Scale, fmt: str) -> str:
     for i in range(5):
         v = sc.lo + (sc.hi - sc.lo) * i / 4
         y = sc.y(v)
-        out.append(f'<line x1="{PAD}" x2="{W - PAD}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eef0f3"/>'
-                   f'<text x="{PAD - 4}" y="{y + 4:.1f}" text-anchor="end">{_e(fmt.format(v))}</text>')
+        out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eef0f3"/>'
+                   f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{_e(fmt.format(v))}</text>')
     for i in range(5):
         t = int(sc.t0 + (sc.t1 - sc.t0) * i / 4)
         out.append(f'<text x="{sc.x(t):.1f}" y="{sc.h - 2:.1f}" text-anchor="middle">{_day(t)}</text>')
@@ -193,8 +194,9 @@ def _brain(b: dict) -> str:
     parts = [f"<p>{b['denied']:,} intents denied, {b['clipped']:,} approved with a clipped size, "
              f"{b['rejected']:,} orders rejected by the venue.</p>"]
     if b["denial_reasons"]:
-        rows = "".join(f"<tr><td>{_e(k)}</td><td>{n:,}</td></tr>" for k, n in b["denial_reasons"].items())
-        parts.append(f"<table><tr><th>denied because</th><th>count</th></tr>{rows}</table>")
+        rows = "".join(f"<tr><td>{_e(k)}</td><td>{d['count']:,}</td><td style='text-align:left'>{_e(d['example'])}</td></tr>"
+                       for k, d in b["denial_reasons"].items())
+        parts.append(f"<table><tr><th>check</th><th>denied</th><th style='text-align:left'>for example</th></tr>{rows}</table>")
     for e in b["emergencies"]:
         parts.append(f'<p class="bad">Emergency flatten at {_minute(e["ts"])}: {_e(e["reason"])}</p>')
     if b["breaker_changes"]:

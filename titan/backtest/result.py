@@ -124,13 +124,16 @@ class BacktestResult:
     def events_per_s(self) -> float:
         return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def denial_reasons(self) -> list[tuple[str, int]]:
-        """Denials grouped by the check that failed, most frequent first."""
+    def denial_reasons(self) -> list[tuple[str, int, str]]:
+        """Denials grouped by the check that failed, most frequent first: (check, count, the
+        first such denial's reason)."""
         counts: Counter[str] = Counter()
+        example: dict[str, str] = {}
         for d in self.denials:
             failed = next((c.name for c in d.checks if not c.passed), "denied")
-            counts[f"{failed}: {d.reason}" if len(self.denials) < 5 else failed] += 1
-        return counts.most_common()
+            counts[failed] += 1
+            example.setdefault(failed, d.reason)
+        return [(name, n, example[name]) for name, n in counts.most_common()]
 
 
 def venue_equity(runner: BacktestRunner, marks: dict[str, Decimal]) -> Decimal:

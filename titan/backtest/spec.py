@@ -65,7 +65,15 @@ def symbol_for(spec: BacktestSpec) -> str:
     return symbol_from_filename(Path(spec.data).name if spec.data else SAMPLE) or DEFAULT_SYMBOL
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
+def _file(path: str, iid: str, timeframe: str, funding: str) -> tuple[Stream, ...]:
+    """A data file's streams, loaded once per process (a sweep runs many windows of it)."""
+    streams = load_file(path, iid, timeframe or None)
+    if funding:
+        streams.append(load_funding(funding, iid))
+    return tuple(streams)
+
+
 def _load(path: str, symbol: str, timeframe: str, funding: str, start: str, end: str,
           tick: str, lot: str, fee_bps: float) -> tuple[Instrument, tuple[Stream, ...]]:
     try:
@@ -73,7 +81,8 @@ def _load(path: str, symbol: str, timeframe: str, funding: str, start: str, end:
     except ValueError as e:
         name = "--tick/--lot" if ("tick" in str(e) or "lot" in str(e)) else "--symbol"
         raise SpecError(f"{name}: {e}") from None
-    iid = probe.id
+    if funding and probe.is_spot:
+        raise SpecError(f"--funding: {symbol} is spot; funding needs a perpetual (BASE/QUOTE:SETTLE)")
     try:
         lo = parse_time(start, "--from") if start else None
         hi = parse_time(end, "--to") if end else None
@@ -81,16 +90,14 @@ def _load(path: str, symbol: str, timeframe: str, funding: str, start: str, end:
         raise SpecError(str(e)) from None
     if lo is not None and hi is not None and hi <= lo:
         raise SpecError(f"--to: {end} is not after --from {start}")
-    streams = [window(s, lo, hi) for s in load_file(path, iid, timeframe or None)]
-    if funding:
-        if probe.is_spot:
-            raise SpecError(f"--funding: {symbol} is spot; funding needs a perpetual (BASE/QUOTE:SETTLE)")
-        streams.append(window(load_funding(funding, iid), lo, hi))
+    full = _file(path, probe.id, timeframe, funding)
+    streams = tuple(window(s, lo, hi) for s in full)
     if not any(len(s) for s in streams):
         raise SpecError(f"--from/--to: no data of {path} in that window")
-    prices = next((s.close for s in streams if isinstance(s, BarSeries)), None)
+    # the tick comes from the whole file, so every window of a sweep trades the same instrument
+    prices = next((s.close for s in full if isinstance(s, BarSeries)), None)
     inst = sim_instrument(symbol, prices=prices, tick=tick or None, lot=lot or None, fee_bps=fee_bps)
-    return inst, tuple(streams)
+    return inst, streams
 
 
 def prepare(spec: BacktestSpec) -> tuple[TitanConfig, Instrument, tuple[Stream, ...]]:

@@ -160,7 +160,7 @@ def _brain(r: BacktestResult) -> dict[str, Any]:
                    for m in r.system if m.__class__ is ev.EmergencyFlatten]
     return {
         "denied": len(r.denials),
-        "denial_reasons": dict(r.denial_reasons()),
+        "denial_reasons": {name: {"count": n, "example": why} for name, n, why in r.denial_reasons()},
         "denials": [{"ts": d.ts_event, "owner": d.phase, "instrument_id": d.instrument_id,
                      "side": d.intent.side.value, "quantity": str(d.intent.quantity), "reason": d.reason}
                     for d in r.denials[:200]],
