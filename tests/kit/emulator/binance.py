@@ -84,6 +84,10 @@ class BinanceApp(VenueApp):
                         self.emu.balances.get("binanceusdm", DEFAULT_USDM), numeric_ids=True,
                         post_only_cross="reject", client_id_scope="open", default_leverage=D(20))
         self.exchanges.update(spot=spot, usdm=usdm)
+        # Update ids of what the streams sent last (the recorded ones; recorded updates whose
+        # levels all fell outside the slice's price band are missing, so U/pu chain to these).
+        self._last_u = {(sec, sym): ex.books[sym].last_update_id
+                        for sec, ex in self.exchanges.items() for sym in ex.books}
         spot.listeners.append(lambda k, p: self._on_engine("spot", k, p))
         usdm.listeners.append(lambda k, p: self._on_engine("usdm", k, p))
         self.listen_keys: set[str] = set()
@@ -773,12 +777,15 @@ class BinanceApp(VenueApp):
         low = sym.lower()
         now = self.server_ms()
         if kind == "book":
-            d = {"e": "depthUpdate", "E": now, "s": sym, "U": item.first_update_id, "u": item.last_update_id,
+            prev = self._last_u.get((sec, sym), item.first_update_id - 1)
+            self._last_u[(sec, sym)] = item.last_update_id
+            first = prev + 1 if sec == "spot" else min(item.first_update_id, prev + 1)
+            d = {"e": "depthUpdate", "E": now, "s": sym, "U": first, "u": item.last_update_id,
                  "b": [[format(p, "f"), format(q, "f")] for p, q in item.bids],
                  "a": [[format(p, "f"), format(q, "f")] for p, q in item.asks]}
             if sec == "usdm":
                 d["T"] = item.ts_ms
-                d["pu"] = item.prev_update_id
+                d["pu"] = prev
             for stream in (f"{low}@depth", f"{low}@depth@100ms", f"{low}@depth@0ms", f"{low}@depth@500ms"):
                 self._push_stream(sec, stream, d)
             book = self.exchanges[sec].books[sym]
