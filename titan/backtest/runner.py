@@ -32,7 +32,7 @@ from titan.core.state import ShadowState
 from titan.execution.sim import FillModel, SimExecutionClient, SimVenue
 from titan.feeds.history import BarSeries, FundingSeries
 from titan.feeds.replay import ReplayFeed
-from titan.kernel import Kernel
+from titan.kernel import DeadLetterPort, Kernel
 from titan.phases.base import Phase
 
 Progress = Callable[[int, int], None]  # (events done, events in total)
@@ -59,6 +59,7 @@ class BacktestRunner:
         slippage_bps: Decimal | float | str | None = None,
         journal: str = "memory",
         progress: Progress | None = None,
+        dead_letters: DeadLetterPort | None = None,
     ) -> None:
         if not phases:
             raise ValueError("phases: at least one strategy is required")
@@ -87,6 +88,7 @@ class BacktestRunner:
             raise ValueError(f"journal: expected 'memory' or 'off', got {journal!r}")
         self.journal_mode = journal
         self.progress = progress
+        self.dead_letters = dead_letters
         self.currency = self.instruments[0].settle_currency
 
     # ---- wiring ---------------------------------------------------------------------------------
@@ -109,6 +111,7 @@ class BacktestRunner:
         self.kernel = Kernel(
             clock=self.clock, state=self.state, brain=self.brain, phases=self.phases,
             clients={self.venue.venue: SimExecutionClient(self.venue)}, journal=self.record,
+            dead_letters=self.dead_letters,
         )
         self.venue.sink = self.kernel.on_exec
 
