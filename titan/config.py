@@ -216,6 +216,10 @@ class StateSection(Section):
     flush_interval_ms: Annotated[int, Meta(ge=1, le=10_000)] = 50
     flush_batch: Annotated[int, Meta(ge=1, le=100_000)] = 256
     inflight_timeout_s: PositiveFloat = 30.0
+    # SQLite durability of the event log: FULL fsyncs every commit (survives power loss),
+    # NORMAL only survives a process crash. Commands are committed before they are sent either way.
+    log_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    account_currency: Annotated[str, Meta(pattern=r"^[A-Z0-9]{2,10}$")] = "USDT"  # equity unit
 
 
 class FeedsSection(Section):

@@ -115,6 +115,14 @@ class EventLog:
         self.write_failures = 0
 
     @classmethod
+    def from_config(cls, path: str | Path, section, *, on_alert: AlertSink | None = None,
+                    now_ns: Callable[[], int] = time.time_ns) -> EventLog:
+        """From ``config.state`` (a ``StateSection``; duck-typed, core imports no config)."""
+        return cls(path, flush_interval_ms=section.flush_interval_ms,
+                   flush_batch=section.flush_batch, synchronous=section.log_synchronous,
+                   on_alert=on_alert, now_ns=now_ns)
+
+    @classmethod
     def memory(cls) -> EventLog:
         """Entries kept in memory (backtests, tests); durable as soon as appended."""
         return cls(None, mode="memory")
