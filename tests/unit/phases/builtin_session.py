@@ -63,8 +63,9 @@ class _Journal:
 def run_session(phases: Iterable[Phase], events: Iterable[ev.Data], instruments: list[Instrument],
                 *, cash: float | str = 10_000, config: TitanConfig | None = None,
                 fill: str = "next_open", balances: dict[str, str] | None = None,
-                leverage: float = 20) -> Session:
-    """Replay ``events`` (time-ordered) through the whole stack; returns the finished session."""
+                leverage: float = 20, observe=None) -> Session:
+    """Replay ``events`` (time-ordered) through the whole stack; returns the finished session.
+    ``observe(session, event)`` runs after each event has gone through venue and kernel."""
     config = config or TitanConfig()
     registry = InstrumentRegistry(instruments)
     messages: list[ev.Message] = []
@@ -92,6 +93,8 @@ def run_session(phases: Iterable[Phase], events: Iterable[ev.Data], instruments:
         venue.on_market(evt)
         kernel.on_market(evt)
         venue.process(evt.ts_event)
+        if observe is not None:
+            observe(session, evt)
     kernel.stop()
     return session
 
