@@ -144,6 +144,32 @@ def marks(streams: Iterable[Stream]) -> dict[str, Marks]:
     return out
 
 
+def tick_prices(streams: Iterable[Stream]) -> np.ndarray | None:
+    """Prices as the venue printed them - candles, trades, else quotes' bids and asks (never
+    mid prices, which fall between ticks) - to infer the tick from."""
+    by_kind: dict[str, list[float]] = {}
+    for s in streams:
+        if isinstance(s, BarSeries):
+            return s.close
+        if isinstance(s, TradeSeries):
+            return s.price
+        if isinstance(s, QuoteSeries):
+            by_kind.setdefault("quote", []).extend(np.concatenate([s.bid, s.ask]).tolist())
+        elif not isinstance(s, FundingSeries):
+            for e in s[:20_000]:
+                cls = e.__class__
+                if cls is ev.Trade:
+                    by_kind.setdefault("trade", []).append(e.price)
+                elif cls is ev.Bar:
+                    by_kind.setdefault("bar", []).append(e.close)
+                elif cls is ev.Quote:
+                    by_kind.setdefault("quote", []).extend((e.bid, e.ask))
+    for kind in ("bar", "trade", "quote"):
+        if by_kind.get(kind):
+            return np.asarray(by_kind[kind], dtype=np.float64)
+    return None
+
+
 def _event_prices(events: Sequence[ev.Data]):
     rows: dict[tuple[str, bool], tuple[list[int], list[float]]] = {}
     for e in events:
@@ -167,6 +193,32 @@ def _event_prices(events: Sequence[ev.Data]):
         yield iid, np.asarray(ts_list, dtype=np.int64), np.asarray(px_list, dtype=np.float64), is_mark
 
 
+RECORDING_SUFFIXES = (".log", ".log.gz", ".jsonl", ".jsonl.gz")
+
+
+def is_recording(path: str | Path) -> bool:
+    return Path(path).name.endswith(RECORDING_SUFFIXES)
+
+
+def recording_venue(path: str | Path, perpetual: bool) -> str:
+    """The venue a raw capture comes from (its first message's protocol, and the market kind):
+    its events must carry that venue's instrument ids, as the live feed's would."""
+    import gzip
+
+    p = Path(path)
+    opener = gzip.open if p.suffix == ".gz" else open
+    try:
+        with opener(p, "rt", encoding="utf-8") as f:
+            head = next((line for line in f if line.strip()), "")
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(str(p), f"unreadable ({e})") from None
+    if '"stream"' in head:
+        return "binanceusdm" if perpetual else "binance"
+    if '"topic"' in head:
+        return "bybit"
+    raise DataError(f"{p}:1", "not a Binance or Bybit websocket recording")
+
+
 def load_file(path: str | Path, instrument_id: str, timeframe: str | None = None) -> list[Stream]:
     """A data file as backtest streams: candles, trades or quotes (by header), or a raw
     websocket recording (``.log[.gz]``, ``.jsonl[.gz]``) replayed through the live routers."""
@@ -176,7 +228,7 @@ def load_file(path: str | Path, instrument_id: str, timeframe: str | None = None
     p = Path(path)
     if not p.is_file():
         raise DataError(str(path), "file not found")
-    if p.name.endswith((".log", ".log.gz", ".jsonl", ".jsonl.gz")):
+    if is_recording(p):
         from titan.feeds.replay import load_recording
 
         streams = load_recording(p, instrument_id)

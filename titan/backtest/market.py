@@ -33,9 +33,11 @@ def parse_symbol(symbol: str) -> tuple[str, str, str]:
 
 def symbol_from_filename(name: str) -> str | None:
     """Guess a ccxt symbol from a data file name such as
-    ``binance-usdm_BTCUSDT-PERP_1m_20250504-20250603.csv.gz`` (-> ``BTC/USDT:USDT``)."""
+    ``binance-usdm_BTCUSDT-PERP_1m_20250504-20250603.csv.gz`` (-> ``BTC/USDT:USDT``); a
+    ``-PERP`` pair or a derivatives market in the name (usdm, linear, swap) means perpetual."""
+    derivatives = any(k in name.lower() for k in ("usdm", "linear", "swap"))
     for token in re.split(r"[_.\s]+", name):
-        perp = token.upper().endswith("-PERP")
+        perp = token.upper().endswith("-PERP") or derivatives
         pair = token.upper().removesuffix("-PERP")
         for quote in _QUOTES:
             if pair.endswith(quote) and len(pair) > len(quote) and pair.isalnum():

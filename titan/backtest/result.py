@@ -74,6 +74,7 @@ class BacktestResult:
         self.end_ns: int = fields["end_ns"]
         self.events: int = fields["events"]
         self.elapsed_s: float = fields["elapsed_s"]
+        self.cpu_s: float = fields["cpu_s"]  # process CPU time of the loop (steadier on a busy machine)
         self.fill_model: str = fields["fill_model"]
         self.fills: list[ev.OrderFilled] = fields["fills"]
         self.orders: dict[str, ev.SubmitOrder] = fields["orders"]
@@ -100,14 +101,14 @@ class BacktestResult:
 
     @classmethod
     def collect(cls, runner: BacktestRunner, *, start_ns: int, end_ns: int, elapsed_s: float,
-                marks: dict[str, Marks], policy_hash: str) -> BacktestResult:
+                cpu_s: float, marks: dict[str, Marks], policy_hash: str) -> BacktestResult:
         rec, venue, state, kernel = runner.record, runner.venue, runner.state, runner.kernel
         owner_of = {cid: o.phase for cid, o in rec.orders.items()}
         final_marks = {i.id: m for i in runner.instruments if (m := state.mark(i.id)) is not None}
         return cls(
             instruments={i.id: i for i in runner.instruments}, owners=dict(runner.owners),
             currency=runner.currency, cash=runner.cash, start_ns=start_ns, end_ns=end_ns,
-            events=runner._done, elapsed_s=elapsed_s, fill_model=runner.fill.value,
+            events=runner._done, elapsed_s=elapsed_s, cpu_s=cpu_s, fill_model=runner.fill.value,
             fills=rec.fills, orders=owner_of, funding=rec.funding, money=rec.money, denials=rec.denials,
             rejects=rec.rejects, clipped=rec.clipped, system=rec.system,
             venue_balances=dict(venue.account.balances),

@@ -129,7 +129,7 @@ class BacktestRunner:
         self._commands = 0  # commands from start-up are processed with the first event
         self._done = 0
         self._total = event_count(self.streams)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         bars, sparse = self._split()
         if bars is not None:
             self._run_bars(bars, sparse)
@@ -138,9 +138,9 @@ class BacktestRunner:
         end = self.clock.now_ns()
         k.stop()
         self.venue.process(end)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         return BacktestResult.collect(self, start_ns=start, end_ns=max(end, last_ts(self.streams) or end),
-                                      elapsed_s=elapsed, marks=marks(self.streams),
+                                      elapsed_s=elapsed, cpu_s=cpu, marks=marks(self.streams),
                                       policy_hash=policy_hash(self.fitted))
 
     def _ordered(self) -> list:

@@ -16,8 +16,10 @@ from typing import Any
 
 import msgspec
 
-from titan.backtest.data import Stream, load_file, parse_time, window
-from titan.backtest.market import sim_instrument, symbol_from_filename
+from titan.backtest.data import (
+    Stream, is_recording, load_file, parse_time, recording_venue, tick_prices, window,
+)
+from titan.backtest.market import SIM_VENUE, sim_instrument, symbol_from_filename
 from titan.backtest.result import BacktestResult
 from titan.backtest.runner import BacktestRunner, Progress
 from titan.config import TitanConfig, load_config
@@ -50,6 +52,7 @@ class BacktestSpec(msgspec.Struct, frozen=True, kw_only=True):
     funding: str = ""
     tick: str = ""
     lot: str = ""
+    venue: str = ""  # empty: "sim" for tables, the recording's venue for raw captures
     latency_ms: float = 0.0
     config: str = ""  # empty: built-in defaults
 
@@ -75,12 +78,17 @@ def _file(path: str, iid: str, timeframe: str, funding: str) -> tuple[Stream, ..
 
 
 def _load(path: str, symbol: str, timeframe: str, funding: str, start: str, end: str,
-          tick: str, lot: str, fee_bps: float) -> tuple[Instrument, tuple[Stream, ...]]:
+          tick: str, lot: str, fee_bps: float, venue: str) -> tuple[Instrument, tuple[Stream, ...]]:
     try:
         probe = sim_instrument(symbol, tick=tick or None, lot=lot or None, fee_bps=fee_bps)
     except ValueError as e:
         name = "--tick/--lot" if ("tick" in str(e) or "lot" in str(e)) else "--symbol"
         raise SpecError(f"{name}: {e}") from None
+    if not Path(path).is_file():
+        raise SpecError(f"--data {path}: file not found")
+    if not venue:
+        venue = recording_venue(path, not probe.is_spot) if is_recording(path) else SIM_VENUE
+    probe = sim_instrument(symbol, tick=tick or None, lot=lot or None, fee_bps=fee_bps, venue=venue)
     if funding and probe.is_spot:
         raise SpecError(f"--funding: {symbol} is spot; funding needs a perpetual (BASE/QUOTE:SETTLE)")
     try:
@@ -95,8 +103,9 @@ def _load(path: str, symbol: str, timeframe: str, funding: str, start: str, end:
     if not any(len(s) for s in streams):
         raise SpecError(f"--from/--to: no data of {path} in that window")
     # the tick comes from the whole file, so every window of a sweep trades the same instrument
-    prices = next((s.close for s in full if isinstance(s, BarSeries)), None)
-    inst = sim_instrument(symbol, prices=prices, tick=tick or None, lot=lot or None, fee_bps=fee_bps)
+    prices = tick_prices(full)
+    inst = sim_instrument(symbol, prices=prices, tick=tick or None, lot=lot or None, fee_bps=fee_bps,
+                          venue=venue)
     return inst, streams
 
 
@@ -107,7 +116,7 @@ def prepare(spec: BacktestSpec) -> tuple[TitanConfig, Instrument, tuple[Stream, 
         raise SpecError(f"--fee-bps: must be >= 0, got {fee:g}")
     path = spec.data or str(sample_path())
     inst, streams = _load(path, symbol_for(spec), spec.timeframe, spec.funding, spec.start, spec.end,
-                          spec.tick, spec.lot, float(fee))
+                          spec.tick, spec.lot, float(fee), spec.venue)
     return config, inst, streams
 
 

@@ -43,6 +43,8 @@ def backtest(
     timeframe: str = typer.Option("", "--timeframe", help="Candle timeframe if it cannot be inferred."),
     tick: str = typer.Option("", "--tick", help="Price tick (default: from the data's decimals)."),
     lot: str = typer.Option("", "--lot", help="Quantity lot (default: a power of ten worth 1-10 quote units)."),
+    venue: str = typer.Option("", "--venue", help="Venue name of the instrument (default: sim; a "
+                              "recording's own venue for raw captures)."),
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="Order latency in simulated time."),
     config: str = typer.Option(None, "--config", "-c", help="Config file (default: ./config.toml if present)."),
     json_out: Path = typer.Option(None, "--json", help="Write metrics, trades and the equity curve as JSON."),
@@ -64,7 +66,7 @@ def backtest(
             strategy=strategy, params=parse_params(param), data=data, symbol=symbol,
             timeframe=timeframe, start=start, end=end, cash=cash, fee_bps=fee_bps,
             slippage_bps=slippage_bps, fill=fill, funding=funding, tick=tick, lot=lot,
-            latency_ms=latency_ms, config=default_config() if config is None else config,
+            venue=venue, latency_ms=latency_ms, config=default_config() if config is None else config,
         )
         with progress_bar("backtest", disable=quiet) as on_progress:
             runner = build(spec, progress=on_progress)
