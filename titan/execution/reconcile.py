@@ -5,8 +5,9 @@ applied like any other event), the commands to send (cancels of unknown orders w
 says so), every discrepancy found, and whether the state - with the corrections applied - now
 agrees with the venue within tolerance. It never changes ``state``: corrections are tried on a
 clone and verified there. Startup recovery and the periodic check run this same function; the
-periodic one passes a ``settle_ns`` window so instruments with orders in flight, or activity
-newer than the window, are left alone (their snapshot may already be stale).
+periodic one passes a ``settle_ns`` window: on an instrument with activity newer than that, the
+snapshot may already be stale, so its orders, position and the balances are left for a later
+pass (fills the venue lists are still booked - trade ids make a late copy harmless).
 
 In order:
 1. unknown venue open orders are adopted (phase ``external``) and, by policy, canceled;

@@ -213,3 +213,62 @@ def test_a_venue_that_cannot_be_asked_means_not_ready(tmp_path):
     report = asyncio.run(main())
     assert not report.ready and not report.results
     assert report.reason.startswith("bybit: snapshot failed (ExchangeNotAvailable"), report.reason
+
+
+def test_periodic_reconciliation_leaves_orders_in_flight_alone_and_repairs_lost_reports():
+    from titan.config import StateSection
+    from titan.execution.recovery import PeriodicReconciler
+
+    clock = SimClock(start_ns=60 * 10**9)
+    sim = SimVenue([PERP], clock=clock, balances={"USDT": 100_000}, default_leverage=10,
+                   latency_ns=2 * 10**9)
+    state = ShadowState(REGISTRY)
+    lost: list[ev.Message] = []
+
+    def sink(e: ev.Message) -> None:  # the private stream drops every fill
+        (lost.append if isinstance(e, ev.OrderFilled) else state.apply)(e)
+
+    client = SimExecutionClient(sim, sink)
+    emitted: list[ev.Message] = []
+    sent: list[list[ev.Message]] = []
+
+    def on_event(e: ev.Message) -> None:
+        emitted.append(e)
+        state.apply(e)
+
+    policy = ReconcilePolicy.from_config(StateSection(inflight_timeout_s=30), startup=False)
+    periodic = PeriodicReconciler(state, {"sim": client}, policy, on_event=on_event,
+                                  on_command=sent.append, now_ns=clock.now_ns)
+    sim.on_market(bar(PERP.id, clock.now_ns(), 30000.0))
+    asyncio.run(periodic.run_once())  # adopts the venue's cash
+    assert state.balance("USDT") == Decimal(100_000)
+
+    cmd = ev.SubmitOrder(client_order_id="TTN-hun-0000000001", phase="hunter",
+                         instrument_id=PERP.id, side=ev.Side.BUY, order_type=ev.OrderType.MARKET,
+                         quantity=Decimal("0.010"), ts_init=clock.now_ns())
+    state.apply(cmd)
+    client.submit(cmd)  # takes 2 s to reach the venue
+    (first,) = asyncio.run(periodic.run_once())
+    assert first.ok and first.deferred == (PERP.id,)
+    assert not [d for d in first.discrepancies if d.kind == "not_at_venue"]  # not canceled
+    assert state.order(cmd.client_order_id).is_open
+
+    clock.advance_to(clock.now_ns() + 3 * 10**9)
+    sim.on_market(bar(PERP.id, clock.now_ns(), 30010.0))
+    sim.process(clock.now_ns())
+    assert len(lost) == 1 and state.position_qty(PERP.id) == 0  # the fill never arrived
+    (still_recent,) = asyncio.run(periodic.run_once())
+    # a fill the venue lists is booked at once (trade ids make a late copy harmless) ...
+    assert [d.kind for d in still_recent.discrepancies] == ["missing_fill"]
+    assert state.position_qty(PERP.id) == sim.position(PERP.id) == Decimal("0.010")
+    # ... but positions, balances and working orders of a busy instrument wait
+    assert still_recent.deferred == (PERP.id,)
+    for e in lost:  # the stream's copy finally arrives
+        state.apply(e)
+    assert state.position_qty(PERP.id) == Decimal("0.010")
+
+    clock.advance_to(clock.now_ns() + 31 * 10**9)  # activity is now older than the window
+    (settled,) = asyncio.run(periodic.run_once())
+    assert settled.ok and not settled.deferred and not settled.discrepancies
+    assert state.balance("USDT") == sim.balance("USDT")
+    assert not sent and isinstance(emitted[-1], ev.ReconciliationCompleted)
