@@ -10,17 +10,21 @@ average-cost bookkeeping:
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.state import histories
 from tests.unit.state.venue_model import INSTRUMENTS
 from titan.core import codec
 from titan.core import events as ev
-from titan.core.eventlog import EventLog
+from titan.core.eventlog import EventLog, read_log
 from titan.core.instruments import InstrumentRegistry
 from titan.core.state import ShadowState
+from titan.execution.reconcile import ReconcilePolicy, reconcile
+from titan.execution.recovery import replay_into
 
 CENT = Decimal("0.01")
 START = Decimal(100_000)
@@ -149,3 +153,35 @@ def test_state_replayed_from_the_log_equals_the_live_one(specs):
     assert replayed.equity() == live.equity()
     for m in msgs:  # the log round-trips every message exactly
         assert codec.decode(codec.encode(m)) == m
+
+
+@settings(max_examples=25)
+@given(ops=st.lists(histories.op, min_size=10, max_size=50), seed=st.integers(0, 2**32),
+       drop=st.sampled_from([0.0, 0.3]))
+def test_state_replayed_from_the_sqlite_log_equals_the_live_one_after_reconciliation(
+        tmp_path_factory, ops, seed, drop):
+    """Orders, fills, anomalies and reconciliation corrections, through a real SQLite log."""
+    path = tmp_path_factory.mktemp("log") / "titan.sqlite"
+    venue, commands, reports = histories.play(ops)
+    stream = [*venue.opening_balances(), *histories.corrupt(commands, reports, seed, drop, 0.2)]
+
+    async def live_session():
+        log = EventLog(path, flush_interval_ms=1, flush_batch=7)
+        await log.open()
+        live = ShadowState(InstrumentRegistry(list(INSTRUMENTS)))
+        for m in stream:
+            log.append(m)
+            live.apply(m)
+        result = reconcile(live, venue.snapshot(fills_from=len(venue.fills) // 2),
+                           ReconcilePolicy(), now_ns=10**15)
+        for m in (*result.events, *result.commands):
+            log.append(m)
+            live.apply(m)
+        await log.close()
+        return live
+
+    live = asyncio.run(live_session())
+    replayed = ShadowState(InstrumentRegistry(list(INSTRUMENTS)))
+    assert replay_into(path, replayed) == len(list(read_log(path))) >= len(stream)
+    assert replayed == live
+    assert replayed.anomaly_count == live.anomaly_count
