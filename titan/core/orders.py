@@ -88,6 +88,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_CANCEL, T.CANCEL): S.CANCELED,
     (S.PENDING_CANCEL, T.EXPIRE): S.EXPIRED,
     (S.PENDING_CANCEL, T.REJECT): S.REJECTED,
+    (S.PENDING_CANCEL, T.TRIGGER): S.PENDING_CANCEL,  # a stop triggered while the cancel flew
     # CANCEL_REJECT from PENDING_CANCEL returns to the working status; see Order.apply.
 }
 
@@ -175,9 +176,9 @@ class Order:
                 self.venue_order_id = event.venue_order_id
         elif isinstance(event, ev.OrderCancelRejected):
             if self.status is not OrderStatus.PENDING_CANCEL:
-                if self.status.is_terminal:
-                    raise IllegalTransition(f"order in {self.status.value} cannot take CANCEL_REJECT")
-                return True  # a cancel we never tracked as pending; nothing changes
+                # Canceling an order that already closed is the idempotent-cancel answer, and a
+                # cancel we never tracked as pending changes nothing: both are benign no-ops.
+                return False
             status = self._working_status()
         else:
             trigger = _TRIGGER_OF[type(event)]

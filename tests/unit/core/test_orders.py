@@ -68,3 +68,21 @@ def test_table_has_no_exit_from_terminal():
         for trigger in Trigger:
             with pytest.raises(IllegalTransition):
                 transition(status, trigger)
+
+
+def test_cancel_reject_on_closed_order_is_a_benign_noop():
+    o = Order.from_submit(submit("1"))
+    o.apply(fill("1", "t1"))
+    assert o.status is OrderStatus.FILLED
+    assert o.apply(ev.OrderCancelRejected(client_order_id="c1", reason="gone", ts_event=3, ts_init=3)) is False
+    assert o.status is OrderStatus.FILLED
+
+
+def test_stop_triggering_during_cancel_stays_pending_cancel():
+    o = Order.from_submit(submit("1"))
+    o.apply(ev.OrderAccepted(client_order_id="c1", venue_order_id="v1", ts_event=1, ts_init=1))
+    o.request_cancel()
+    o.apply(ev.OrderTriggered(client_order_id="c1", ts_event=2, ts_init=2))
+    assert o.status is OrderStatus.PENDING_CANCEL
+    o.apply(ev.OrderCanceled(client_order_id="c1", ts_event=3, ts_init=3))
+    assert o.status is OrderStatus.CANCELED
