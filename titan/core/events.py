@@ -482,3 +482,31 @@ class ReconciliationCompleted(Event, frozen=True, kw_only=True):
     order_discrepancies: int = 0
     corrections: int = 0
     startup: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# Daemon (issue 9: titan run)
+
+
+class SessionStarted(Event, frozen=True, kw_only=True):
+    """``titan run`` began trading: after recovery, before the first market event.
+
+    ``mode`` is ``paper`` or ``live``; ``market`` is ``replay`` (a recording through the local
+    replay server) or ``venue`` (the venues' websockets).
+    """
+
+    mode: str
+    market: str
+    venues: tuple[str, ...] = ()
+    policy_hash: str = ""
+    version: str = ""
+    recovered: int = 0  # log entries replayed at startup
+    ready: bool = True  # False: recovery could not make the state agree; trading halted
+
+
+class SessionStopped(Event, frozen=True, kw_only=True):
+    """The last entry of a clean shutdown: everything before it is flushed to the log."""
+
+    reason: str
+    clean: bool = True
+    open_orders: int = 0  # left working at the venue (``execution.cancel_on_shutdown = false``)
