@@ -47,7 +47,7 @@ from titan.indicators import ema  # noqa: E402
 from titan.phases.base import Phase  # noqa: E402
 from titan.phases.registry import instantiate  # noqa: E402
 
-BARS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+BARS = 1_000_000
 SHARED = ROOT.parent / "shared" / "data"
 MINUTE = 60_000_000_000
 T0 = 1_600_000_000_000_000_000 // MINUTE * MINUTE
@@ -187,9 +187,10 @@ def strategy_alone(bars: list) -> None:
 
 def main() -> None:
     logging.disable(logging.CRITICAL)
-    series = real_candles(BARS)
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else BARS  # a smaller run for a quick look
+    series = real_candles(count)
     source = "real candles (shared/data, chained)" if series is not None else "seeded random walk"
-    series = series if series is not None else random_walk(BARS)
+    series = series if series is not None else random_walk(count)
     n = len(series)
 
     t0, c0 = time.perf_counter(), time.process_time()

@@ -171,15 +171,17 @@ class BacktestRunner:
         self._flush(ts)
 
     def _fire(self, ts: int) -> None:
-        """Dispatch every timer due at or before ``ts`` (and those they set, if due too)."""
+        """Dispatch every timer due at or before ``ts`` (and those they set, if due too), each
+        with the clock at its own time, then move the clock to ``ts``."""
         clock, on_timer = self.clock, self.kernel.on_timer
         while True:
-            due = clock.advance_to(ts)
-            if not due:
-                return
-            for te in due:
+            nxt = clock.next_due_ns()
+            if nxt is None or nxt > ts:
+                break
+            for te in clock.advance_to(nxt):
                 on_timer(te)
                 self._flush(te.ts_event)
+        clock.advance_to(ts)
 
     def _flush(self, ts: int) -> None:
         """Let the venue take the commands the kernel sent (every event while latency > 0)."""
