@@ -182,3 +182,51 @@ def test_real_candles_run_is_deterministic(real_run):
     assert [(o.client_order_id, o.side, o.quantity, o.tag) for o in again.submits] == [
         (o.client_order_id, o.side, o.quantity, o.tag) for o in s.submits]
     assert again.pnl("scavenger") == s.pnl("scavenger")
+
+
+# ---- configuration and restarts ---------------------------------------------------------------
+
+def test_built_from_its_config_section_with_one_line_errors():
+    from titan.config import parse_config
+    from titan.phases.registry import StrategyError
+
+    cfg = parse_config("""
+[phases.scavenger]
+symbols = ["BTC/USDT:USDT@bybit"]
+timeframes = ["5m", "1m"]
+params = { reward_risk = 3, level_timeframe = "15m" }
+""")
+    ph = Scavenger.from_config(cfg.phases.scavenger)
+    assert ph.instruments == ("BTC/USDT:USDT@bybit",) and ph.timeframe == "1m"
+    assert (ph.params.reward_risk, ph.params.level_timeframe, ph.params.stop_atr) == (3.0, "15m", 0.5)
+    bad = parse_config('[phases.scavenger]\nparams = { reward_risc = 3 }\n')
+    with pytest.raises(StrategyError, match=r"phases.scavenger: params.reward_risc: unknown parameter"):
+        Scavenger.from_config(bad.phases.scavenger)
+    worse = parse_config('[phases.scavenger]\nparams = { risk_per_trade = 0.5 }\n')
+    with pytest.raises(StrategyError, match=r"params.risk_per_trade"):
+        Scavenger.from_config(worse.phases.scavenger)
+    with pytest.raises(ValueError, match="not a multiple"):
+        Scavenger(Scavenger.Params(level_timeframe="7m"), instruments=[IID], timeframe="5m")
+
+
+def test_a_position_held_from_before_a_restart_is_closed_not_left_without_a_stop():
+    from titan.core.clock import SimClock
+    from titan.core.instruments import InstrumentRegistry
+    from titan.core.state import ShadowState
+    from titan.phases.base import PhaseContext
+
+    reg = InstrumentRegistry([PERP])
+    state = ShadowState(reg)
+    state.apply(ev.SubmitOrder(client_order_id="old-1", phase="scavenger", instrument_id=IID,
+                               side=ev.Side.BUY, order_type=ev.OrderType.MARKET,
+                               quantity=Decimal("0.5"), ts_init=1))
+    state.apply(ev.OrderFilled(client_order_id="old-1", venue_order_id="v1", trade_id="t1",
+                               instrument_id=IID, side=ev.Side.BUY, last_qty=Decimal("0.5"),
+                               last_price=Decimal("1000"), fee=Decimal(0), fee_currency="USDT",
+                               liquidity=ev.Liquidity.TAKER, ts_event=1, ts_init=1))
+    ph = Scavenger(small(), instruments=[IID], timeframe="1m")
+    ph.bind(PhaseContext("scavenger", SimClock(), state, reg))
+    ph.on_start()
+    (intent,) = ph.on_bar(bars(IID, WARMUP)[0])
+    assert (intent.side, intent.quantity, intent.reduce_only, intent.tag) == (
+        ev.Side.SELL, Decimal("0.5"), True, "stray")

@@ -163,7 +163,7 @@ class Hunter(Desk):
         m.expire(bar.ts_event)
         if m.state is TRADE:
             return self._manage(m, bar, s)
-        stray = self._stray(bar.instrument_id)
+        stray = self.stray(bar.instrument_id)
         if stray is not None:
             return [stray]
         if not closed or not s.atr.ready:
@@ -289,12 +289,6 @@ class Hunter(Desk):
         risk = abs(z.edge - z.far) + p.stop_atr * atr
         fees = float(inst.maker_fee + inst.taker_fee) * z.edge
         return fees <= p.max_fee_share * risk
-
-    def _stray(self, iid: str) -> ev.OrderIntent | None:
-        """A position without a setup (an orphaned entry that filled): take it off."""
-        if self.position(iid) == 0 or self.working(iid):
-            return None
-        return self.reduce(iid, 1.0, "stray")
 
     def _may_short(self, iid: str) -> bool:
         if not self.params.allow_short:  # type: ignore[attr-defined]

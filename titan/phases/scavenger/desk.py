@@ -45,3 +45,10 @@ class Desk(Phase):
             size = part if part > ZERO else size
         side = ev.Side.SELL if qty > 0 else ev.Side.BUY
         return self.intent(instrument_id, side, size, reduce_only=True, tag=tag)
+
+    def stray(self, instrument_id: str) -> ev.OrderIntent | None:
+        """Close a position the phase has no setup for - one held from before a restart, or an
+        orphaned entry that filled: a phase never holds risk it has no stop for."""
+        if self.position(instrument_id) == 0 or self.working(instrument_id):
+            return None
+        return self.reduce(instrument_id, 1.0, "stray")

@@ -18,7 +18,8 @@ WATCH and CLOSE_WATCH time out. The size risks ``risk_per_trade`` of the budget 
 and stop (the Brain caps it). Stop and target are watched by the phase and executed as
 reduce-only market intents (see ``bracket``). A level just traded is left alone for
 ``cooldown_min``; a break whose round-trip taker fees exceed ``max_fee_share`` of the risk is
-not taken (costs would eat the edge). ATR is Wilder's on the level timeframe.
+not taken (costs would eat the edge). A position without a setup (held from before a restart)
+is closed at once. ATR is Wilder's on the level timeframe.
 """
 
 from __future__ import annotations
@@ -130,12 +131,15 @@ class Scavenger(Desk):
         for hb in s.rollup.update(bar):
             s.atr.update(hb.high, hb.low, hb.close)
             s.levels.on_level_bar(hb)
-        if not s.atr.ready:
-            return None
         m = self.setups[bar.instrument_id]
         m.expire(bar.ts_event)
         if m.state is TRADE:
             return self._manage(m, bar, s)
+        stray = self.stray(bar.instrument_id)
+        if stray is not None:
+            return [stray]
+        if not s.atr.ready:
+            return None
         return self._hunt(m, bar, s)
 
     def on_order(self, event: ev.Message) -> None:
