@@ -165,3 +165,17 @@ def test_real_candles_run_is_deterministic(real_run):
                         cash=10_000, fill="ohlc")
     assert [(o.side, o.quantity, o.price, o.tag) for o in again.submits] == [
         (o.side, o.quantity, o.price, o.tag) for o in s.submits]
+
+
+def test_the_backtest_engine_makes_the_same_decisions_and_the_money_reconciles(real_run):
+    from titan.backtest.runner import BacktestRunner
+    from titan.backtest.summary import summarise
+
+    _, s, _ = real_run
+    series = load_bars(DATA / "binance-usdm_BTCUSDT-PERP_1m_20250504-0511.csv.gz", IID, "1m")
+    runner = BacktestRunner([Hunter(instruments=[IID], timeframe="1m")], [PERP], [series],
+                            cash=10_000, fill="ohlc")
+    result = runner.run()
+    assert [(o.side, o.quantity, o.price, o.tag, o.ts_init) for o in runner.record.orders.values()] \
+        == [(o.side, o.quantity, o.price, o.tag, o.ts_init) for o in s.submits]
+    assert summarise(result).reconciliation.ok

@@ -230,3 +230,17 @@ def test_a_position_held_from_before_a_restart_is_closed_not_left_without_a_stop
     (intent,) = ph.on_bar(bars(IID, WARMUP)[0])
     assert (intent.side, intent.quantity, intent.reduce_only, intent.tag) == (
         ev.Side.SELL, Decimal("0.5"), True, "stray")
+
+
+def test_the_backtest_engine_makes_the_same_decisions_and_the_money_reconciles(real_run):
+    from titan.backtest.runner import BacktestRunner
+    from titan.backtest.summary import summarise
+
+    _, s, _ = real_run
+    series = load_bars(DATA / "binance-usdm_BTCUSDT-PERP_1m_20250504-0511.csv.gz", IID, "1m")
+    runner = BacktestRunner([Scavenger(instruments=[IID], timeframe="1m")], [PERP], [series],
+                            cash=1_000, fill="next_open")
+    result = runner.run()
+    assert [(o.side, o.quantity, o.tag, o.ts_init) for o in runner.record.orders.values()] == [
+        (o.side, o.quantity, o.tag, o.ts_init) for o in s.submits]
+    assert summarise(result).reconciliation.ok

@@ -198,3 +198,23 @@ def test_real_binance_trades_enter_equal_legs_and_the_short_collects_funding():
     assert paid[0].rate == D("0.00004994") and paid[0].amount > 0  # longs pay shorts
     mark = float(paid[0].amount) / (float(qty) * 0.00004994)
     assert 61_000 < mark < 62_500  # paid on the perp's own price that minute
+
+
+def test_the_backtest_engine_runs_both_legs_with_recorded_funding_and_reconciles():
+    from titan.backtest.runner import BacktestRunner
+    from titan.backtest.summary import summarise
+
+    spot = load_trades(DATA / "binance-spot_BTCUSDT_trades_20240808T2358.csv.gz", SPOT.id)
+    perp = load_trades(DATA / "binance-usdm_BTCUSDT_trades_20240808T2358.csv.gz", PERP.id)
+    fund = load_funding(DATA / "binance-usdm_BTCUSDT-PERP_funding_rate_20240808.csv.gz", PERP.id)
+    params = Sentinel.Params(prices="trade", enter_funding_apr=0.02, enter_basis_bps=-20.0,
+                             min_edge_bps=-100.0)
+    ph = Sentinel(params, instruments=[PERP.id])
+    runner = BacktestRunner([ph], [SPOT, PERP], [spot, perp, fund], cash=100_000, fill="next_open")
+    result = runner.run()
+    orders = list(runner.record.orders.values())
+    assert [o.tag for o in orders] == ["carry:spot", "carry:perp"]
+    assert orders[0].quantity == orders[1].quantity
+    assert result.venue_positions[SPOT.id] == -result.venue_positions[PERP.id] == orders[0].quantity
+    assert len(result.funding) == 1 and result.funding[0].amount > 0
+    assert summarise(result).reconciliation.ok
