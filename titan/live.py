@@ -270,9 +270,10 @@ class LiveRunner:
                 truth_on(msg)
                 return log_append(msg)
 
-        for r in self.recovery.results:
-            for e in r.events:
-                truth_on(e)
+        if self.recovery.replayed:  # a fresh log has nothing to disagree with: first sight
+            for r in self.recovery.results:  # of the venue's balances is not a doubt
+                for e in r.events:
+                    truth_on(e)
         s.journal = Tap()
 
     def _start_kernel(self) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 from aiohttp import web
 
@@ -116,7 +117,7 @@ class OperatorApi:
                                    "environment"}, status=403)
         if not self.authorized(request.headers.get("Authorization", "")):
             self.refused += 1
-            log.warning("operator %s from %s refused: missing or wrong bearer token", action, peer)
+            log.warning("operator %s from %s refused: missing or wrong operator token", action, peer)
             return _json({"error": "unauthorized"}, status=401)
         reason = "operator API"
         if request.can_read_body:
@@ -157,7 +158,7 @@ def explain_from_log(path: str | Path, cid: str) -> dict[str, Any] | None:
         decision: dict[str, Any] | None = None
         for seq, ts, type_, payload in rows:
             msg = codec.decode(payload)
-            item = {"seq": seq, "ts": ts, "type": type_, "event": codec.to_builtins(msg)}
+            item = {"seq": seq, "ts": ts, "type": type_, "event": msgspec.to_builtins(msg)}
             if isinstance(msg, ev.OrderApproved | ev.OrderDenied) and decision is None:
                 decision = item
                 marks = ",".join("?" * len(_MARKET))
@@ -166,7 +167,7 @@ def explain_from_log(path: str | Path, cid: str) -> dict[str, Any] | None:
                     " ORDER BY seq DESC LIMIT 1", (seq, *_MARKET)).fetchone()
                 if trig is not None:
                     chain.append({"seq": trig[0], "ts": trig[1], "type": trig[2], "role": "trigger",
-                                  "event": codec.to_builtins(codec.decode(trig[3]))})
+                                  "event": msgspec.to_builtins(codec.decode(trig[3]))})
             chain.append(item)
     except sqlite3.Error as e:
         return {"client_order_id": cid, "error": f"event log unreadable: {e}"}
