@@ -135,12 +135,14 @@ def published(venue: str) -> VenueLimits:
 
 
 class _PoolState:
-    __slots__ = ("capacity", "window", "used")
+    __slots__ = ("capacity", "window", "used", "returns", "timer")
 
     def __init__(self, capacity: int, window: float) -> None:
         self.capacity = capacity
         self.window = window
         self.used = 0
+        self.returns: deque[tuple[float, int]] = deque()  # (when, weight), in time order
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class RateLimiter:
@@ -211,16 +213,25 @@ class RateLimiter:
         return weights
 
     def release(self, weights: Weights) -> None:
-        """The request finished: its weights return one window from now."""
+        """The request finished: its weights return one window from now. One timer per pool
+        (returns are queued in time order, the window being constant), not one per request."""
         if not weights:
             return
         loop = asyncio.get_running_loop()
+        now = loop.time()
         for name, w in weights:
             st = self._state(name)
-            loop.call_later(st.window, self._give_back, name, min(w, st.capacity))
+            st.returns.append((now + st.window, min(w, st.capacity)))
+            if st.timer is None:
+                st.timer = loop.call_at(now + st.window, self._give_back, st)
 
-    def _give_back(self, name: str, w: int) -> None:
-        self._pools[name].used -= w
+    def _give_back(self, st: _PoolState) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        returns = st.returns
+        while returns and returns[0][0] <= now:
+            st.used -= returns.popleft()[1]
+        st.timer = loop.call_at(returns[0][0], self._give_back, st) if returns else None
         self._grant()
 
     def _grant(self) -> None:

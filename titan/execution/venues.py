@@ -161,8 +161,19 @@ def build_exchange(
     return ex
 
 
+_API_PATHS: dict[tuple[int, str, str], str] = {}
+
+
 def api_path(exchange: Any, path: str, api: Any) -> str:
     """The URL path ccxt will request for an implicit-API call (for rate-limit weights)."""
+    key = (id(exchange), path, api if isinstance(api, str) else "/".join(api))
+    found = _API_PATHS.get(key)
+    if found is None:
+        found = _API_PATHS[key] = _api_path(exchange, path, api)
+    return found
+
+
+def _api_path(exchange: Any, path: str, api: Any) -> str:
     urls = exchange.urls["api"]
     if isinstance(api, list):
         node: Any = urls

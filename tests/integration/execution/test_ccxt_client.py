@@ -80,11 +80,13 @@ START = {
     "mexc-spot": [("GET", "/api/v3/exchangeInfo", []), ("GET", "/api/v1/contract/detail", []),
                   ("GET", "/api/v3/account", ["recvWindow", "signature", "timestamp"])],
 }
+# The create bodies: Titan builds the parameters (titan/execution/placement.py), ccxt adds the
+# signature fields and encodes. Key order is the wire order.
 CREATE_BODY = {
-    "bybit-linear": {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Market", "orderLinkId": None,
-                     "category": "linear", "qty": "0.001"},
-    "binance-spot": "timestamp&symbol&side&newClientOrderId&newOrderRespType&type&quantity&recvWindow&signature",
-    "binanceusdm": "timestamp&symbol&side&newClientOrderId&newOrderRespType&type&quantity&recvWindow&signature",
+    "bybit-linear": {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Market",
+                     "qty": "0.001", "orderLinkId": None},
+    "binance-spot": "timestamp&symbol&side&type&quantity&newClientOrderId&newOrderRespType&recvWindow&signature",
+    "binanceusdm": "timestamp&symbol&side&type&quantity&newClientOrderId&newOrderRespType&recvWindow&signature",
     "mexc-spot": "symbol&side&type&quantity&newClientOrderId&timestamp&recvWindow&signature",
 }
 
