@@ -218,3 +218,21 @@ def test_the_backtest_engine_runs_both_legs_with_recorded_funding_and_reconciles
     assert result.venue_positions[SPOT.id] == -result.venue_positions[PERP.id] == orders[0].quantity
     assert len(result.funding) == 1 and result.funding[0].amount > 0
     assert summarise(result).reconciliation.ok
+
+
+def test_a_refused_leg_unwinds_the_other_instead_of_holding_it_naked():
+    import msgspec
+
+    from titan.config import TitanConfig
+
+    base = TitanConfig()
+    config = msgspec.structs.replace(
+        base, brain=msgspec.structs.replace(base.brain, max_orders_per_minute=1))
+    events = [funding(0.0003, T0 + 30 * 10**9), *pair_bars([100.0] * 6, [100.2] * 6)]
+    ph = Sentinel(Sentinel.Params(funding_window=1, retry_min=60.0), instruments=[PERP.id])
+    s = run_session([ph], events, [SPOT, PERP], cash=100_000, config=config)
+    assert [(d.instrument_id, d.intent.tag) for d in s.denials] == [(PERP.id, "carry:perp")]
+    assert [(o.instrument_id, o.tag, o.reduce_only) for o in s.submits] == [
+        (SPOT.id, "carry:spot", False), (SPOT.id, "unwind:spot", True)]
+    assert s.state.position_qty(SPOT.id, "sentinel") == 0
+    assert "a leg was refused" in ph.setups[PERP.id].history[-1].reason

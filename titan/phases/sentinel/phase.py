@@ -152,8 +152,8 @@ class Sentinel(Desk):
     def on_order(self, event: ev.Message) -> None:
         if isinstance(event, ev.OrderDenied):
             pair = self._leg_of.get(event.instrument_id)
-            if pair is not None:
-                m = self.setups[pair.perp]
+            m = self.setups[pair.perp] if pair is not None else None
+            if m is not None and m.state is TRADE:
                 m.data["denied"] = event.reason
 
     # ---- decisions -----------------------------------------------------------------------------
