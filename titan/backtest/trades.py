@@ -144,7 +144,7 @@ def _fund(open_: dict[tuple[str, str], _Open], f: ev.FundingPaid) -> None:
     given = ZERO
     for i, (_, t) in enumerate(trades):
         share = f.amount - given if i == len(trades) - 1 else (
-            f.amount * t.qty / net if net else f.amount / len(trades))
+            f.amount * t.qty / net if net else f.amount / len(trades)).quantize(_FINE)
         t.funding += share
         given += share
 
