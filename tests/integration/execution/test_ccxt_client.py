@@ -217,3 +217,22 @@ def test_unknown_instrument_and_cancel_of_unknown_order_are_events(emu):
     assert rej and rej[0].kind is ev.ErrorKind.INVALID_ORDER and "unknown instrument" in rej[0].reason
     crej = h.of("TTN-ctr-8888888888", ev.OrderCancelRejected)
     assert crej and crej[0].kind is ev.ErrorKind.NOT_FOUND
+
+
+@pytest.mark.parametrize("name", ["bybit-linear", "binance-spot"])
+def test_a_5xx_on_create_is_looked_up_before_anything_is_resent(name, emu):
+    """A 503 says nothing about whether the order exists: the client looks it up by client id,
+    finds none (the emulator did nothing) and only then sends it again - one order."""
+    async def body(h):
+        await h.inject("http_5xx", path=h.create_path, times=1)
+        cid = h.submit(h.order(ev.Side.BUY, D("0.001"), ev.OrderType.LIMIT, h.best()[0] - 100))
+        await h.wait(lambda: bool(h.of(cid, (ev.OrderAccepted, ev.OrderRejected))))
+        return cid, [(r.method, r.path, r.status, r.code) for r in h.requests_all()]
+
+    h, (cid, log) = session(name, emu, body)
+    assert len(h.of(cid, ev.OrderAccepted)) == 1 and not h.of(cid, ev.OrderRejected)
+    assert h.venue_orders(cid) == 1
+    creates = [i for i, r in enumerate(log) if r[:2] == ("POST", h.create_path)]
+    assert [log[i][2] for i in creates] == [503, 200], log
+    between = log[creates[0] + 1: creates[1]]
+    assert between and all(m == "GET" for m, *_ in between), f"no lookup between the two creates: {between}"

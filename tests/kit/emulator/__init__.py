@@ -25,7 +25,8 @@ Behaviour
     timestamp window) and refused with the venue's real error bodies and codes. Balances, orders,
     fills and positions are kept in ``Decimal`` by :mod:`.engine`, which also documents the
     matching rules (recorded book walked by takers, resting orders filled by recorded trades,
-    maker/taker fees, post-only and reduce-only, stops, funding). Books are driven by recorded real
+    maker/taker fees, post-only and reduce-only, stops, funding at the recorded funding times the
+    tape passes or on request). Books are driven by recorded real
     data (:mod:`.tape`, files in ``tests/data/emulator``) and stay still until advanced. The
     venues' published rate limits are enforced (:mod:`.limits`). Klines and funding history are
     served from recorded files with the venues' paging (``start``/``end``/``limit``, Bybit newest

@@ -83,6 +83,8 @@ class BinanceApp(VenueApp):
                         {"BTCUSDT": load_l2("binance-usdm_BTCUSDT_book.csv.gz", "binance-usdm_BTCUSDT_trades.csv.gz", dd)},
                         self.emu.balances.get("binanceusdm", DEFAULT_USDM), numeric_ids=True,
                         post_only_cross="reject", client_id_scope="open", default_leverage=D(20))
+        first_ts = usdm.tapes["BTCUSDT"].ts_ms
+        usdm.funding_schedule["BTCUSDT"] = [(ts, r) for ts, r in self.funding if ts > first_ts]
         self.exchanges.update(spot=spot, usdm=usdm)
         # Update ids of what the streams sent last (the recorded ones; recorded updates whose
         # levels all fell outside the slice's price band are missing, so U/pu chain to these).

@@ -77,6 +77,8 @@ class BybitApp(VenueApp):
         }
         ex = Exchange("bybit", specs, tapes, self.emu.balances.get("bybit", DEFAULT_BALANCES),
                       post_only_cross="cancel", client_id_scope="all")
+        first_ts = tapes[_key("BTCUSDT", "linear")].ts_ms
+        ex.funding_schedule["BTCUSDT"] = [(ts, r) for ts, r in self.funding["BTCUSDT"] if ts > first_ts]
         ex.listeners.append(self._on_engine)
         self.exchanges["unified"] = ex
         self.ex = ex

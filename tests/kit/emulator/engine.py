@@ -18,7 +18,8 @@ Matching rules (documented so tests can compute expectations independently):
 * Stop orders wait (``untriggered``) until the last trade price reaches the trigger.
 * Spot: buys lock quote, sells lock base; the fee is taken from the asset received.
   Linear: orders reserve initial margin (notional / leverage); fees and realised PnL settle in
-  the quote currency; funding moves ``size * mark * rate`` from longs to shorts.
+  the quote currency; funding moves ``size * mark * rate`` from longs to shorts, at every recorded
+  funding time the tape passes (``funding_schedule``) or on request (:meth:`Exchange.settle_funding`).
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ class Exchange:
         self.by_client: dict[str, EmuOrder] = {}
         self.fills: list[Fill] = []
         self.funding: list[tuple[str, int, Decimal, Decimal]] = []  # symbol, ts, rate, amount
+        self.funding_schedule: dict[str, list[tuple[int, Decimal]]] = {}  # recorded settlements
         self.listeners: list[Listener] = []
         self.numeric_ids = numeric_ids
         self.post_only_cross = post_only_cross
@@ -528,7 +530,7 @@ class Exchange:
             pos.size = new
         else:
             closing = min(abs(delta), abs(pos.size))
-            pnl = (price - pos.entry) * closing * (1 if pos.size > 0 else -1)
+            pnl = _round_fee((price - pos.entry) * closing * (1 if pos.size > 0 else -1))  # 8 dp, as venues book it
             pos.realised += pnl
             acct.add(quote, pnl)
             new = pos.size + delta
@@ -603,6 +605,10 @@ class Exchange:
         return done
 
     def _apply_market(self, symbol: str, item: BookUpdate | TradePrint, *, match: bool) -> None:
+        schedule = self.funding_schedule.get(symbol)
+        while match and schedule and schedule[0][0] <= item.ts_ms:
+            _, rate = schedule.pop(0)  # the tape crossed a recorded funding time
+            self.settle_funding(symbol, rate)
         if isinstance(item, BookUpdate):
             self.books[symbol].apply(item)
             mid = self.books[symbol].mid()
@@ -698,5 +704,5 @@ def _floor(qty: Decimal, lot: Decimal) -> Decimal:
 
 
 def _round_fee(x: Decimal) -> Decimal:
-    """Fees are kept to 8 decimals, as the venues report them."""
+    """Fees, funding and realised PnL are booked to 8 decimals, as the venues report them."""
     return x.quantize(Decimal("1e-8"))

@@ -118,3 +118,22 @@ def test_signatures_are_checked_over_the_raw_bytes():
     assert verify_query_signed("k", signed.replace("BTC", "ETH"), "", keys, now, 5000)[0].kind == "bad_signature"
     assert verify_query_signed("", signed, "", keys, now, 5000)[0].kind == "missing_key"
     assert split_signed("", signed) == (q, hmac_hex("s", q), params)
+
+
+def test_recorded_funding_settles_when_the_tape_passes_it():
+    from tests.kit.emulator.tape import load_funding
+
+    ex = exchange()
+    rates = load_funding("bybit-linear_BTCUSDT_funding.csv.gz")
+    start = ex.tapes["BTCUSDT"].ts_ms
+    ex.funding_schedule["BTCUSDT"] = [(ts, r) for ts, r in rates if ts > start]
+    assert [ts for ts, _ in ex.funding_schedule["BTCUSDT"]] == [1670918400000, 1670947200000]  # 08:00, 16:00
+    ex.place("BTCUSDT", "sell", "market", D("0.010"))
+    before = ex.account.balances["USDT"]
+    while ex.tapes["BTCUSDT"].remaining and not ex.funding:
+        ex.advance("BTCUSDT", 1)
+    (symbol, _, rate, amount), = ex.funding
+    assert rate == D("-0.00022398") and ex.tapes["BTCUSDT"].ts_ms >= 1670918400000
+    # a short pays when the rate is negative: -size * mark * rate with size -0.010
+    assert amount == (D("0.010") * ex.mark["BTCUSDT"] * rate).quantize(EIGHT) and amount < 0
+    assert ex.account.balances["USDT"] - before == amount
