@@ -179,3 +179,17 @@ def test_the_backtest_engine_makes_the_same_decisions_and_the_money_reconciles(r
     assert [(o.side, o.quantity, o.price, o.tag, o.ts_init) for o in runner.record.orders.values()] \
         == [(o.side, o.quantity, o.price, o.tag, o.ts_init) for o in s.submits]
     assert summarise(result).reconciliation.ok
+
+
+def test_a_refused_entry_is_not_retried_before_retry_min():
+    # the venue's margin (0.1x leverage) cannot carry the order: INSUFFICIENT_FUNDS; then the
+    # limit sits more than 500 bps under the mark and the Brain refuses it
+    rows = RALLY + [(114, 116, 110, 115)] * 6
+    counts = {}
+    for retry in (0.0, 30.0):
+        ph = Hunter(small(retry_min=retry), instruments=[IID], timeframe="1m")
+        s = run_session([ph], bars(IID, rows), [PERP], cash=10_000, fill="ohlc", leverage=0.1)
+        rejected = [m for m in s.messages if isinstance(m, ev.OrderRejected)]
+        assert rejected[0].kind is ev.ErrorKind.INSUFFICIENT_FUNDS
+        counts[retry] = len(s.submits) + len(s.denials)  # later tries: the Brain's price band
+    assert counts[30.0] == 1 and counts[0.0] == 6

@@ -74,6 +74,7 @@ class HunterParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=True
     cvd_bars: Annotated[int, Meta(ge=1, le=1000)] = 3
     watch_timeout_min: Pos = 240.0
     close_watch_timeout_min: Pos = 60.0
+    retry_min: Annotated[float, Meta(ge=0)] = 30.0  # no new setup after a refused entry (min)
     allow_short: bool = True
 
 
@@ -86,6 +87,7 @@ class _Symbol:
     atr: Any
     flow: FlowConfirm
     last_entry_open: int = 0
+    retry_ns: int = 0  # no new setup before this (an entry was refused)
 
 
 @dataclass(slots=True)
@@ -172,9 +174,17 @@ class Hunter(Desk):
 
     def on_order(self, event: ev.Message) -> None:
         if isinstance(event, ev.OrderDenied):
-            m = self.setups[event.instrument_id]
-            if m.state is TRADE and "bracket" not in m.data and not self.position(event.instrument_id):
-                m.to(IDLE, self.ctx.now_ns() if self.ctx else 0, f"entry denied: {event.reason}")
+            iid = event.instrument_id
+            m = self.setups[iid]
+            if m.state is TRADE and "bracket" not in m.data and not self.position(iid):
+                now = self.ctx.now_ns() if self.ctx else 0
+                self._refused(iid, now)
+                m.to(IDLE, now, f"entry denied: {event.reason}")
+
+    def _refused(self, iid: str, now: int) -> None:
+        s = self._sym.get(iid)
+        if s is not None:
+            s.retry_ns = now + int(self.params.retry_min * NS_PER_MIN)  # type: ignore[attr-defined]
 
     # ---- setups --------------------------------------------------------------------------------
 
@@ -185,7 +195,8 @@ class Hunter(Desk):
         if m.state is not IDLE and (side != m.data["side"]):
             m.to(IDLE, now, "bias changed")
         if m.state is IDLE:
-            if side == 0 or (side < 0 and not self._may_short(iid)) or self.working(iid):
+            if side == 0 or (side < 0 and not self._may_short(iid)) or self.working(iid) or (
+                    now < s.retry_ns):
                 return None
             z = s.zones.best(side, bar.close, min_size=p.min_zone_atr * atr, max_age=p.zone_max_age)
             if z is None or (bar.close - z.edge) * side > p.watch_atr * atr:
@@ -240,6 +251,7 @@ class Hunter(Desk):
         if bracket is None:
             if pos == 0:
                 if not working:
+                    self._refused(iid, now)
                     m.to(IDLE, now, "entry not filled")
                 elif not plan.abandoned:
                     if s.bias.bias != side:

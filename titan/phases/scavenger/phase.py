@@ -144,9 +144,14 @@ class Scavenger(Desk):
 
     def on_order(self, event: ev.Message) -> None:
         if isinstance(event, ev.OrderDenied):
-            m = self.setups[event.instrument_id]
-            if m.state is TRADE and not m.data.get("bracket") and not self.position(event.instrument_id):
-                m.to(IDLE, self.ctx.now_ns() if self.ctx else 0, f"entry denied: {event.reason}")
+            iid = event.instrument_id
+            m = self.setups[iid]
+            if m.state is TRADE and not m.data.get("bracket") and not self.position(iid):
+                now = self.ctx.now_ns() if self.ctx else 0
+                s = self._sym.get(iid)
+                if s is not None:
+                    self._cool(s, m.data["plan"].level, now)
+                m.to(IDLE, now, f"entry denied: {event.reason}")
 
     # ---- setups --------------------------------------------------------------------------------
 
