@@ -17,8 +17,9 @@ Measured in the same process:
   entries and exits with numpy array operations.
 - both must produce the same trades (entry/exit time, price and quantity): asserted.
 - a breakdown in ns per bar of CPU time (the machine may be shared): building the ``Bar``s, the
-  whole loop with a phase that ignores every bar (kernel, state, Brain marks, venue, clock), the
-  strategy's own ``on_bar``, and the cost per order (decision, venue, fill, state, journal).
+  whole loop with a phase that ignores every bar (kernel, state, Brain marks and timer, venue,
+  clock), the strategy's own ``on_bar``, and the rest: orders (decision, venue, fill, state,
+  journal) and holding positions (the Brain's per-mark risk sums), also given per order.
 
 Prints one JSON line. Goal: >= 1,000,000 bars/s through the kernel (for scale: NautilusTrader
 ~21,000 bars/s and backtesting.py ~100,000 on this kind of machine, on this workload).
@@ -228,8 +229,8 @@ def main() -> None:
             "bar_construction_ns_per_bar": round(t_bars / n * 1e9),
             "loop_without_strategy_ns_per_bar": round(t_loop / n * 1e9),
             "strategy_on_bar_ns_per_bar": round(t_strategy / n * 1e9),
-            "orders_ns_per_bar": round(per_order * orders / n * 1e9),
-            "per_order_us": round(per_order * 1e6, 1),
+            "orders_and_positions_ns_per_bar": round(per_order * orders / n * 1e9),
+            "orders_and_positions_us_per_order": round(per_order * 1e6, 1),
             "total_ns_per_bar": round(result.cpu_s / n * 1e9),
         },
         "digest": result.digest, "journal_entries": result.journal_entries,

@@ -34,7 +34,8 @@ class BacktestClock(SimClock):
         return due
 
     def set_time(self, ts_ns: int) -> None:
-        """Move to ``ts_ns`` when no timer is due before it (``ts_ns < due``); else advance_to."""
+        """Move to ``ts_ns``, which must come before the next timer (``advance_to`` fires
+        timers; this must not skip one). Time never goes backwards."""
         if ts_ns >= self.due:
             raise ValueError(f"set_time({ts_ns}): a timer is due at {self.due}; use advance_to")
         if ts_ns > self._now:

@@ -174,14 +174,11 @@ class BacktestRunner:
         """Dispatch every timer due at or before ``ts`` (and those they set, if due too), each
         with the clock at its own time, then move the clock to ``ts``."""
         clock, on_timer = self.clock, self.kernel.on_timer
-        while True:
-            nxt = clock.next_due_ns()
-            if nxt is None or nxt > ts:
-                break
-            for te in clock.advance_to(nxt):
+        while clock.due <= ts:  # ``due`` is never later than the next timer (maybe earlier)
+            for te in clock.advance_to(clock.due):
                 on_timer(te)
                 self._flush(te.ts_event)
-        clock.advance_to(ts)
+        clock.set_time(ts)
 
     def _flush(self, ts: int) -> None:
         """Let the venue take the commands the kernel sent (every event while latency > 0)."""
