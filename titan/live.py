@@ -657,6 +657,9 @@ class LiveRunner:
                 reason=self.stop_reason or "stopped", clean=self.exit_code == 0,
                 open_orders=left, ts_event=s.clock.now_ns(), ts_init=s.clock.now_ns()))
         await _quietly(s.dead_letters.flush(), "dead letters flush")
+        if s.eventlog.last_seq > s.eventlog.durable_seq and s.eventlog.healthy:
+            # flush first: EventLog.close() can drop entries appended during a running write
+            await _quietly(asyncio.wait_for(s.eventlog.flush(), 5.0), "event log flush")
         await _quietly(s.eventlog.close(), "event log close")
         if s.kernel is not None:
             log.info("stopped (%s): %s", self.stop_reason or "stopped", _summary(self))

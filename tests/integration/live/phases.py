@@ -1,0 +1,34 @@
+"""Phases the live-runner tests configure as ``[[strategies]]`` (module paths, not files)."""
+
+from __future__ import annotations
+
+from titan.core import events as ev
+from titan.phases.base import Params, Phase, Stream
+
+
+class RestingBid(Phase):
+    """Rests one post-only limit bid ``below_bps`` under the first trade, and nothing else:
+    an order that is still working when the session stops."""
+
+    name = "resting_bid"
+    family = "hunter"
+
+    class Params(Params, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        below_bps: float = 200.0
+        qty: float = 0.002
+
+    def __init__(self, params=None, **kw):
+        super().__init__(params, **kw)
+        self.placed = False
+
+    def subscriptions(self):
+        return tuple(Stream(kind="trade", instrument_id=i) for i in self.instruments)
+
+    def on_trade(self, trade: ev.Trade):
+        if self.placed:
+            return None
+        self.placed = True
+        inst = self.ctx.instruments[trade.instrument_id]
+        price = inst.round_price(trade.price * (1 - self.params.below_bps / 1e4), ev.Side.BUY)
+        return [self.buy(trade.instrument_id, self.params.qty, price=price, post_only=True,
+                         tag="rest")]
