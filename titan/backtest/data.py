@@ -75,10 +75,11 @@ def funding_settlements(series: FundingSeries) -> list[ev.FundingRate]:
             for t, r in zip(series.ts_event.tolist(), series.rate.tolist())]
 
 
-def first_ts(streams: Iterable[Stream]) -> int | None:
+def first_ts(streams: Iterable[Stream], *, received: bool = False) -> int | None:
+    """The earliest ``ts_event`` (or ``ts_init`` with ``received``) of any stream."""
     out = None
     for s in streams:
-        ts = _ts_array(s)
+        ts = _ts_array(s, received)
         if ts.size and (out is None or int(ts[0]) < out):
             out = int(ts[0])
     return out
@@ -97,9 +98,13 @@ def event_count(streams: Iterable[Stream]) -> int:
     return sum(int(_ts_array(s).size) for s in streams)
 
 
-def _ts_array(stream: Stream) -> np.ndarray:
-    if isinstance(stream, (BarSeries, FundingSeries, TradeSeries, QuoteSeries)):
+def _ts_array(stream: Stream, received: bool = False) -> np.ndarray:
+    if isinstance(stream, BarSeries):
+        return stream.ts_event  # a loaded candle is known at its close: ts_init = ts_event
+    if isinstance(stream, (FundingSeries, TradeSeries, QuoteSeries)):
         return stream.ts_event
+    if received:
+        return np.fromiter((e.ts_init for e in stream), dtype=np.int64, count=len(stream))
     return np.fromiter((e.ts_event for e in stream), dtype=np.int64, count=len(stream))
 
 

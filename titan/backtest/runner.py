@@ -14,6 +14,7 @@ data, so the digest printed after a run identifies it byte for byte.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -44,6 +45,10 @@ class BacktestRunner:
 
     ``streams`` are loaded series (``titan.feeds.history``) or time-ordered lists of events;
     recorded funding (``FundingSeries``) settles at its own times on perpetuals.
+
+    ``arrival=True`` replays events in the order they were *received* (``ts_init``, the receive
+    time of a raw recording) with the clock at that time - what the live path sees from the same
+    capture, for parity tests; the default merges by ``ts_event`` (exchange time).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class BacktestRunner:
         journal: str = "memory",
         progress: Progress | None = None,
         dead_letters: DeadLetterPort | None = None,
+        arrival: bool = False,
     ) -> None:
         if not phases:
             raise ValueError("phases: at least one strategy is required")
@@ -89,6 +95,7 @@ class BacktestRunner:
         self.journal_mode = journal
         self.progress = progress
         self.dead_letters = dead_letters
+        self.arrival = arrival
         self.currency = self.instruments[0].settle_currency
 
     # ---- wiring ---------------------------------------------------------------------------------
@@ -118,7 +125,7 @@ class BacktestRunner:
     # ---- the run --------------------------------------------------------------------------------
 
     def run(self) -> BacktestResult:
-        start = first_ts(self.streams)
+        start = first_ts(self.streams, received=self.arrival)
         if start is None:
             raise ValueError("streams: the data holds no events (empty window?)")
         self._build(start)
@@ -131,8 +138,10 @@ class BacktestRunner:
         self._total = event_count(self.streams)
         t0, c0 = time.perf_counter(), time.process_time()
         bars, sparse = self._split()
-        if bars is not None:
+        if bars is not None and not self.arrival:
             self._run_bars(bars, sparse)
+        elif self.arrival:
+            self._run_events(heapq.merge(*(_iter(s) for s in self._ordered()), key=_received))
         else:
             self._run_events(ReplayFeed(*self._ordered()))
         end = self.clock.now_ns()
@@ -164,7 +173,7 @@ class BacktestRunner:
 
     def _step(self, evt: ev.Data) -> None:
         """One event through the loop contract (the general path)."""
-        ts = evt.ts_event
+        ts = evt.ts_init if self.arrival else evt.ts_event
         self._fire(ts)
         self.venue.on_market(evt)
         self.kernel.on_market(evt)
@@ -248,6 +257,14 @@ class BacktestRunner:
             sparse_at += 1
             done += 1
         self._done = done
+
+
+def _iter(stream) -> Iterable[ev.Data]:
+    return stream.events() if hasattr(stream, "events") else stream
+
+
+def _received(evt: ev.Data) -> int:
+    return evt.ts_init
 
 
 def _stream_iid(s: Stream) -> str:

@@ -175,3 +175,31 @@ def test_bad_runner_input():
     with pytest.raises(ValueError, match="no market data"):
         BacktestRunner([Greedy()], [instrument()], [])
     assert instrument(PERP).id == series.instrument_id
+
+
+class Arrivals(TradeFlipper):
+    def __init__(self, iid: str, **kw):
+        super().__init__(iid, **kw)
+        self.clock: list[tuple[int, int]] = []
+
+    def subscriptions(self):
+        return (Stream(kind="trade", instrument_id=self.iid), Stream(kind="quote", instrument_id=self.iid))
+
+    def on_trade(self, trade):
+        self.clock.append((trade.ts_init, self.ctx.now_ns()))
+        return super().on_trade(trade)
+
+    def on_quote(self, quote):
+        self.clock.append((quote.ts_init, self.ctx.now_ns()))
+
+
+def test_arrival_order_replays_a_recording_as_the_live_feed_received_it():
+    _, inst, streams = prepare(BacktestSpec(strategy="-", data=str(RECORDING)))
+    phase = Arrivals(inst.id)
+    result, summary = run([phase], inst, list(streams), arrival=True)
+    received = [t for t, _ in phase.clock]
+    assert received == sorted(received) and len(received) > 20_000
+    assert all(now == t for t, now in phase.clock)  # the clock is the receive time
+    assert len(result.fills) == 3 and summary.reconciliation.ok
+    by_event, _ = run([Arrivals(inst.id)], inst, list(streams))
+    assert by_event.digest != result.digest  # exchange-time order differs from arrival order here
