@@ -16,11 +16,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.backtest.world import Scripted, instrument, run
 from titan.backtest.trades import round_trips
 from titan.core import events as ev
 from titan.feeds.history import BarSeries
 from titan.feeds.validate import ValidationReport
-from tests.unit.backtest.world import Scripted, instrument, run
 
 INST = instrument(fee_bps=0)
 IID = INST.id

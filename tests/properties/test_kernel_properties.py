@@ -9,10 +9,10 @@ from decimal import Decimal as D
 from hypothesis import given
 from hypothesis import strategies as st
 
-from titan.core.state import ShadowState
-from titan.phases.base import Phase
 from tests.unit.backtest.world import instrument
 from tests.unit.kernel.test_kernel import BTC, World
+from titan.core.state import ShadowState
+from titan.phases.base import Phase
 
 
 class Orders(Phase):

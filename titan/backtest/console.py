@@ -42,7 +42,7 @@ def progress_bar(label: str, *, disable: bool = False, unit: str = "events",
 
 
 def when(ns: int) -> str:
-    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def pct(x: float | None) -> str:

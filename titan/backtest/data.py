@@ -33,7 +33,7 @@ def parse_time(text: str, name: str = "time") -> int:
     except ValueError:
         raise ValueError(f"{name}: expected a date like 2025-05-10 or 2025-05-10T12:30 (UTC), got {text!r}") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp()) * NS + t.microsecond * 1000
 
 
@@ -72,7 +72,7 @@ def funding_settlements(series: FundingSeries) -> list[ev.FundingRate]:
     """
     iid, step = series.instrument_id, series.interval_ns
     return [ev.FundingRate(instrument_id=iid, ts_event=t, ts_init=t, rate=r, interval_ns=step)
-            for t, r in zip(series.ts_event.tolist(), series.rate.tolist())]
+            for t, r in zip(series.ts_event.tolist(), series.rate.tolist(), strict=True)]
 
 
 def first_ts(streams: Iterable[Stream], *, received: bool = False) -> int | None:

@@ -57,7 +57,7 @@ class Curve:
             return self
         edges = np.linspace(0, n, points // 2 + 1).astype(np.int64)
         keep = {n - 1, 0}
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
             if b > a:
                 keep.add(int(a + np.argmin(self.equity[a:b])))
                 keep.add(int(b - 1))

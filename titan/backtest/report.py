@@ -26,7 +26,7 @@ MAX_TRADE_ROWS = 2000
 
 def render(s: Summary, *, title: str = "backtest") -> str:
     template = Template((importlib.resources.files("titan.backtest") / "report.html").read_text())
-    m, r = s.metrics, s.run
+    r = s.run
     ts, eq, dd = s.equity["ts"], s.equity["equity"], s.equity["drawdown"]
     return template.substitute(
         title=_e(f"Titan backtest: {title}"),
@@ -50,11 +50,11 @@ def _e(x: object) -> str:
 
 
 def _day(ns: int) -> str:
-    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d")
 
 
 def _minute(ns: int) -> str:
-    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 # ---- charts -------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _axes(sc: _Scale, fmt: str) -> str:
 
 
 def _points(sc: _Scale, ts: Sequence[int], values: Sequence[float]) -> str:
-    return " ".join(f"{sc.x(t):.1f},{sc.y(v):.1f}" for t, v in zip(ts, values))
+    return " ".join(f"{sc.x(t):.1f},{sc.y(v):.1f}" for t, v in zip(ts, values, strict=True))
 
 
 def line_chart(ts: Sequence[int], values: Sequence[float], *, role: str, color: str, fmt: str,

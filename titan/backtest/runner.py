@@ -231,7 +231,7 @@ class BacktestRunner:
             cols = (bars.ts_open[lo:hi].tolist(), bars.ts_event[lo:hi].tolist(), bars.open[lo:hi].tolist(),
                     bars.high[lo:hi].tolist(), bars.low[lo:hi].tolist(), bars.close[lo:hi].tolist(),
                     bars.volume[lo:hi].tolist())
-            for t0, t1, o, h, low, c, v in zip(*cols):
+            for t0, t1, o, h, low, c, v in zip(*cols, strict=True):
                 if t1 >= clock.due or t1 >= next_sparse:
                     while next_sparse <= t1:
                         self._step(sparse[sparse_at])

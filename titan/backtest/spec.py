@@ -17,7 +17,13 @@ from typing import Any
 import msgspec
 
 from titan.backtest.data import (
-    Stream, is_recording, load_file, parse_time, recording_venue, tick_prices, window,
+    Stream,
+    is_recording,
+    load_file,
+    parse_time,
+    recording_venue,
+    tick_prices,
+    window,
 )
 from titan.backtest.market import SIM_VENUE, sim_instrument, symbol_from_filename
 from titan.backtest.result import BacktestResult

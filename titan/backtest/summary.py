@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from titan.backtest.equity import Curve, curve, grid
+from titan.backtest.equity import curve, grid
 from titan.backtest.metrics import Metrics, compute, monthly_returns
 from titan.backtest.result import BacktestResult
 from titan.backtest.trades import RoundTrip, round_trips
@@ -131,7 +131,7 @@ def _price_path(marks, points: int) -> dict[str, list]:
     else:
         edges = np.linspace(0, n, points // 2 + 1).astype(np.int64)
         keep = {0, n - 1}
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
             if b > a:
                 keep.add(int(a + np.argmin(marks.price[a:b])))
                 keep.add(int(a + np.argmax(marks.price[a:b])))

@@ -28,7 +28,13 @@ import numpy as np
 from titan.backtest.data import parse_time
 from titan.backtest.equity import Curve
 from titan.backtest.metrics import (
-    DAY, NS, Metrics, compute, drawdown_stats, period_for, period_returns,
+    DAY,
+    NS,
+    Metrics,
+    compute,
+    drawdown_stats,
+    period_for,
+    period_returns,
 )
 from titan.backtest.spec import BacktestSpec, SpecError, prepare, run_spec
 from titan.backtest.summary import summarise
@@ -98,7 +104,7 @@ def parse_space(items: Iterable[str]) -> dict[str, list[str]]:
 
 def combinations(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     names = list(space)
-    return [dict(zip(names, values)) for values in itertools.product(*(space[n] for n in names))]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(space[n] for n in names))]
 
 
 # ---- workers ----------------------------------------------------------------------------------
@@ -254,11 +260,11 @@ def walk_forward(spec: BacktestSpec, space: Mapping[str, Sequence[Any]], *, trai
         chunk = train_figs[i * len(combos):(i + 1) * len(combos)]
         best.append(max(chunk, key=lambda f: objective_value(f, metric)))
     test_specs = [msgspec.structs.replace(base, params={**spec.params, **b.params}, start=_iso(c), end=_iso(d))
-                  for b, (_, _, c, d) in zip(best, windows)]
+                  for b, (_, _, c, d) in zip(best, windows, strict=True)]
     test_figs = run_many(test_specs, workers=workers, keep_curve=True, progress=tick)
     folds = [Fold(train_start=_iso(a), train_end=_iso(b), test_start=_iso(c), test_end=_iso(d),
                   best_params=b_fig.params, in_sample=b_fig.metrics, out_of_sample=t_fig.metrics)
-             for (a, b, c, d), b_fig, t_fig in zip(windows, best, test_figs)]
+             for (a, b, c, d), b_fig, t_fig in zip(windows, best, test_figs, strict=True)]
     stitched, curve = _stitch(test_figs, windows)
     return WalkForward(metric=metric, folds=folds, stitched=stitched,
                        equity={"ts": curve.ts.tolist(), "equity": curve.equity.tolist()})

@@ -56,10 +56,10 @@ def backtest(
 
     import msgspec
 
+    from titan.backtest.console import print_summary, progress_bar
     from titan.backtest.spec import BacktestSpec, SpecError, build
     from titan.backtest.summary import summarise
     from titan.core.errors import TitanError
-    from titan.backtest.console import print_summary, progress_bar
 
     try:
         spec = BacktestSpec(

@@ -10,8 +10,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from titan.cli import app
 from tests.unit.backtest.world import BINANCE_1M, BYBIT_1M, BYBIT_FUNDING, ROOT
+from titan.cli import app
 
 runner = CliRunner()
 

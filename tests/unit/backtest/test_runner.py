@@ -5,12 +5,20 @@ import pytest
 from titan.backtest.runner import BacktestRunner
 from titan.backtest.spec import BacktestSpec, prepare
 from titan.config import config_from_dict
-from titan.core import events as ev
 from titan.core.instruments import to_decimal
 from titan.phases.base import Phase, Stream
 
 from .world import (
-    BYBIT_1M, PERP, RECORDING, SPOT, Scripted, as_events, bars, funding, instrument, run,
+    BYBIT_1M,
+    PERP,
+    RECORDING,
+    SPOT,
+    Scripted,
+    as_events,
+    bars,
+    funding,
+    instrument,
+    run,
 )
 
 MIN = 60_000_000_000

@@ -39,7 +39,7 @@ def test_walk_forward_windows_and_stitching():
     wf = sweeps.walk_forward(SPEC, {"fast": ["10", "40"], "slow": ["90"]}, train="1d", test="12h",
                              metric="total_return", workers=2)
     assert len(wf.folds) == 3
-    for a, b in zip(wf.folds, wf.folds[1:]):
+    for a, b in zip(wf.folds, wf.folds[1:], strict=False):
         assert a.test_end == b.test_start and a.test_start == a.train_end
     for f in wf.folds:  # the chosen parameters were the best in-sample
         alone = [sweeps.grid(BacktestSpec(strategy=SPEC.strategy, data=SPEC.data, params={**SPEC.params, **f.best_params},
