@@ -78,6 +78,7 @@ class CcxtExecutionClient:
         self.ledger = Ledger(self._emit, self.clock.now_ns)
         self._tasks: set[asyncio.Task] = set()
         self._market_ids: dict[str, str] = {}
+        self._last_resync = -1e9
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
         from titan.execution.updates import PrivateUpdates  # a cycle: updates drives this client
@@ -122,6 +123,18 @@ class CcxtExecutionClient:
         except (TypeError, ValueError):
             return self.execution.retry_backoff_s
 
+    async def resync_clock(self, exc: BaseException) -> None:
+        """A timestamp outside the venue's window (clock skew): measure the offset once, then
+        ccxt signs with ``now - timeDifference``. At most every 10 s."""
+        if not isinstance(exc, ccxt.InvalidNonce) or time.monotonic() - self._last_resync < 10:
+            return
+        self._last_resync = time.monotonic()
+        try:
+            diff = await self.exchange.load_time_difference()
+            log.warning("%s: clock differs from the venue's by %s ms; compensating", self.venue, diff)
+        except Exception as e:
+            log.warning("%s: time sync failed: %s", self.venue, classify(e).message)
+
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, retries: int | None = None, **kwargs: Any) -> Any:
         """An idempotent venue query with retry and backoff; raises the last error."""
         attempt = 0
@@ -133,6 +146,7 @@ class CcxtExecutionClient:
                 c = classify(e)
                 if after_query_error(c, attempt, RetryPolicy(limit, self.policy.backoff_s)) is not Step.RETRY or not self._running:
                     raise
+                await self.resync_clock(e)
                 attempt += 1
                 await asyncio.sleep(self.policy.delay(attempt))
 
@@ -156,8 +170,15 @@ class CcxtExecutionClient:
         await self._configure_contracts()
         self.updates.start()
 
-    async def stop(self) -> None:
-        """Stop streams and polling, let in-flight calls finish (bounded), close the session."""
+    async def stop(self, cancel_open: bool | None = None) -> None:
+        """Stop streams and polling, let in-flight calls finish (bounded), close the session.
+
+        With ``cancel_open`` (default ``execution.cancel_on_shutdown``) the orders still open are
+        canceled first, their outcomes delivered as events."""
+        if cancel_open is None:
+            cancel_open = self.execution.cancel_on_shutdown
+        if cancel_open and self._running and self.ledger.open_orders():
+            self.cancel_all(ev.CancelAllOrders(reason="shutdown", ts_init=self.clock.now_ns()))
         self._running = False
         await self.updates.stop()
         if self._tasks:
@@ -283,6 +304,7 @@ class CcxtExecutionClient:
                         t.in_flight, t.in_doubt = False, True  # polling keeps looking for it
                         return
                 if step is Step.RETRY and self._running:
+                    await self.resync_clock(e)
                     attempt += 1
                     await asyncio.sleep(self.policy.delay(attempt))
                     continue
@@ -432,6 +454,7 @@ class CcxtExecutionClient:
                 c = classify(e)
                 step = after_cancel_error(c, attempt, self.policy)
                 if step is Step.RETRY and self._running:
+                    await self.resync_clock(e)
                     attempt += 1
                     await asyncio.sleep(self.policy.delay(attempt))
                     continue
@@ -445,7 +468,7 @@ class CcxtExecutionClient:
             rep = order_report(result)
             if rep.status in (CANCELED, EXPIRED, CLOSED):
                 await self.apply_order(t, result)
-            if not t.terminal and self.updates.healthy:  # the stream usually reports it at once
+            if not t.terminal and self._running and self.updates.healthy:  # the stream usually reports it at once
                 deadline = time.monotonic() + min(1.0, self.execution.poll_interval_s)
                 while not t.terminal and time.monotonic() < deadline:
                     await asyncio.sleep(0.01)

@@ -236,3 +236,25 @@ def test_a_5xx_on_create_is_looked_up_before_anything_is_resent(name, emu):
     assert [log[i][2] for i in creates] == [503, 200], log
     between = log[creates[0] + 1: creates[1]]
     assert between and all(m == "GET" for m, *_ in between), f"no lookup between the two creates: {between}"
+
+
+@pytest.mark.parametrize("name", ["bybit-linear", "binance-spot"])
+def test_clock_skew_is_measured_and_compensated(name, emu):
+    """The venue's clock runs 8 s ahead: the first signed request is refused (timestamp window),
+    the client measures the offset once and every later request is accepted."""
+    emu.reset()
+    emu.call(lambda e: setattr(e, "clock_skew_ms", 8000))
+    try:
+        async def body(h):
+            cid = h.submit(h.order(ev.Side.BUY, D("0.001")))
+            await h.wait(lambda: h.terminal(cid))
+            return cid, [(r.path, r.code) for r in h.requests_all()]
+
+        h, (cid, log) = session(name, emu, body)
+    finally:
+        emu.call(lambda e: setattr(e, "clock_skew_ms", 0))
+    assert h.of(cid, ev.OrderFilled) and not h.of(cid, ev.OrderRejected)
+    assert not [e for e in h.events if isinstance(e, ev.AlertRaised)]
+    refused = [p for p, code in log if code in ("10002", "-1021")]
+    assert len(refused) == 1, log  # one refusal, then compensated
+    assert any(p.endswith("/time") for p, _ in log)
