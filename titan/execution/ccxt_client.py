@@ -16,7 +16,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import ccxt
@@ -208,7 +209,7 @@ class CcxtExecutionClient:
 
     def _contract_symbols(self) -> list[Instrument]:
         wanted = {s.split("@")[0] for s in list(self.config.symbols) + list(self.config.leverage)}
-        return [i for i in self.instruments if not i.is_spot and i.symbol in wanted]
+        return [i for i in self.instruments if i.venue == self.venue and not i.is_spot and i.symbol in wanted]
 
     async def _configure_contracts(self) -> None:
         for inst in self._contract_symbols():
@@ -441,7 +442,7 @@ class CcxtExecutionClient:
             self.ledger.cancel_rejected(cmd.client_order_id, ev.ErrorKind.NOT_FOUND, f"order already {t.terminal}")
             return
         if t is None:
-            self.ledger.cancel_rejected(cmd.client_order_id, ev.ErrorKind.NOT_FOUND, "unknown order")
+            await self._cancel_untracked(cmd)
             return
         t.cancel_requested = True
         while t.in_flight and self._running:  # the create has not answered yet
@@ -475,6 +476,43 @@ class CcxtExecutionClient:
             if not t.terminal:
                 await self.resolve(t)  # Bybit answers with ids only: read the final state
             return
+
+    async def _cancel_untracked(self, cmd: ev.CancelOrder) -> None:
+        """An order this process never placed (found by reconciliation after a restart): cancel it
+        at the venue by its ids; the venue's answer is the outcome."""
+        inst = self._instrument(cmd.instrument_id)
+        if inst is None:
+            self.ledger.cancel_rejected(cmd.client_order_id, ev.ErrorKind.NOT_FOUND, "unknown order and instrument")
+            return
+        bybit = self.profile.ccxt_id == "bybit"
+        params = {} if cmd.venue_order_id else {("orderLinkId" if bybit else "clientOrderId"): cmd.client_order_id}
+        try:
+            await self.call(self.exchange.cancel_order, cmd.venue_order_id or None, inst.symbol, params)
+        except Exception as e:
+            c = classify(e)
+            self.ledger.cancel_rejected(cmd.client_order_id, c.kind, c.message)
+            return
+        now = self.clock.now_ns()
+        self._emit(ev.OrderCanceled(client_order_id=cmd.client_order_id, reason=cmd.reason or "canceled",
+                                    ts_event=now, ts_init=now))
+
+    def adopt(self, cmd: ev.SubmitOrder, venue_order_id: str = "", filled: Decimal = Decimal(0),
+              trade_ids: Iterable[str] = ()) -> bool:
+        """Follow an order placed before a restart (known to the state from the event log):
+        later fills and its end become events. ``filled``/``trade_ids``: what the state already
+        has, so nothing is reported twice. False if the id is already tracked or unplaceable."""
+        inst = self._instrument(cmd.instrument_id)
+        if inst is None or self.ledger.knows(cmd.client_order_id):
+            return False
+        t = self.ledger.track(cmd, inst.symbol, inst)
+        t.in_flight = False
+        t.accepted = True
+        t.filled = filled
+        t.trade_ids.update(trade_ids)
+        self.ledger.set_venue_id(t, venue_order_id)
+        if not venue_order_id:
+            t.in_doubt = True  # polling looks it up by client id
+        return True
 
     def _cancel_params(self, t: Tracked) -> dict[str, Any]:
         params: dict[str, Any] = {}

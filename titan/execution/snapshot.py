@@ -21,7 +21,7 @@ FILL_LOOKBACK_MS = 24 * 3600 * 1000
 def _symbols(client: CcxtExecutionClient) -> list[Instrument]:
     wanted = {s.split("@")[0] for s in client.config.symbols}
     wanted |= {t.symbol for t in client.ledger.open_orders()}
-    insts = [i for i in client.instruments if not wanted or i.symbol in wanted]
+    insts = [i for i in client.instruments if i.venue == client.venue and (not wanted or i.symbol in wanted)]
     return sorted(insts, key=lambda i: i.symbol)
 
 

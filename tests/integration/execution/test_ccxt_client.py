@@ -258,3 +258,32 @@ def test_clock_skew_is_measured_and_compensated(name, emu):
     refused = [p for p, code in log if code in ("10002", "-1021")]
     assert len(refused) == 1, log  # one refusal, then compensated
     assert any(p.endswith("/time") for p, _ in log)
+
+
+def test_after_a_restart_orders_are_adopted_or_canceled_by_their_ids(emu):
+    """A new process (a second client) meets orders the first one placed: one is adopted and its
+    fill becomes an event; another, unknown to it, is canceled at the venue by client id."""
+    async def body(h):
+        keep = h.submit(h.order(ev.Side.BUY, D("0.001"), ev.OrderType.LIMIT, h.best()[0] - 100))
+        drop = h.submit(h.order(ev.Side.BUY, D("0.001"), ev.OrderType.LIMIT, h.best()[0] - 150))
+        await h.wait(lambda: bool(h.of(keep, ev.OrderAccepted)) and bool(h.of(drop, ev.OrderAccepted)))
+        venue_id = h.of(keep, ev.OrderAccepted)[0].venue_order_id
+        events: list = []
+        second = h.make_client(sink=events.append)
+        await second.start()
+        try:
+            cmd = h.order(ev.Side.BUY, D("0.001"), ev.OrderType.LIMIT, h.best()[0] - 100, client_order_id=keep)
+            assert second.adopt(cmd, venue_id) and not second.adopt(cmd, venue_id)
+            second.cancel(ev.CancelOrder(client_order_id=drop, instrument_id=h.iid, ts_init=0))
+            await h.trade_through(ev.Side.BUY, h.best()[0] - 100)
+            await h.wait(lambda: any(isinstance(e, ev.OrderFilled) for e in events)
+                         and any(isinstance(e, ev.OrderCanceled) for e in events))
+        finally:
+            await second.stop(cancel_open=False)
+        return keep, drop, events
+
+    h, (keep, drop, events) = session("bybit-linear", emu, body)
+    fills = [e for e in events if isinstance(e, ev.OrderFilled)]
+    assert [f.client_order_id for f in fills] == [keep] and fills[0].liquidity is ev.Liquidity.MAKER
+    assert [e.client_order_id for e in events if isinstance(e, ev.OrderCanceled)] == [drop]
+    assert not h.venue_open(drop)
