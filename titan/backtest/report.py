@@ -86,7 +86,8 @@ def _axes(sc: _Scale, fmt: str) -> str:
                    f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{_e(fmt.format(v))}</text>')
     for i in range(5):
         t = int(sc.t0 + (sc.t1 - sc.t0) * i / 4)
-        out.append(f'<text x="{sc.x(t):.1f}" y="{sc.h - 2:.1f}" text-anchor="middle">{_day(t)}</text>')
+        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
+        out.append(f'<text x="{sc.x(t):.1f}" y="{sc.h - 2:.1f}" text-anchor="{anchor}">{_day(t)}</text>')
     return "".join(out)
 
 
