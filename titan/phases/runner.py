@@ -74,12 +74,20 @@ class PhaseRunner:
                     targets = other[stream.kind].setdefault(stream.instrument_id, [])
                 if all(p is not phase for p, _ in targets):
                     targets.append((phase, hook))
-        self._bars = {k: tuple(v) for k, v in bars.items()}
+        # updated in place: the kernel holds on to ``bar_routes`` for its hot path
+        self._bars.clear()
+        self._bars.update({k: tuple(v) for k, v in bars.items()})
         self._by_kind = {k: {i: tuple(v) for i, v in d.items()} for k, d in other.items()}
 
     def bind(self, make_context: Callable[[Phase], PhaseContext]) -> None:
         for phase in self.phases.values():
             phase.bind(make_context(phase))
+
+    @property
+    def bar_routes(self) -> dict[tuple[str, str], tuple[tuple[Phase, Callable], ...]]:
+        """(instrument_id, timeframe) -> the (phase, on_bar) pairs that read those bars; the same
+        dict object for the runner's lifetime (re-routing updates it in place)."""
+        return self._bars
 
     def streams(self) -> set[tuple[str, str, str]]:
         """Every (kind, instrument_id, timeframe) some phase reads: what the feeds must supply."""
@@ -191,6 +199,14 @@ class PhaseRunner:
             return
         if result:
             self._collect(phase, result, out)
+
+    def collect(self, phase: Phase, result: Any, out: list[ev.OrderIntent]) -> None:
+        """Check a hook's result (intents of this phase only) and append it to ``out``."""
+        self._collect(phase, result, out)
+
+    def fault(self, phase: Phase, hook: str, error: BaseException, event: Any) -> None:
+        """A hook raised: count it, hand it on, mark the phase DEGRADED."""
+        self._fault(phase, hook, error, event)
 
     def _collect(self, phase: Phase, result: Any, out: list[ev.OrderIntent]) -> None:
         items = (result,) if isinstance(result, ev.OrderIntent) else result
