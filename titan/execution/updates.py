@@ -55,13 +55,17 @@ class PrivateUpdates:
 
     @property
     def healthy(self) -> bool:
-        """True while every stream loop runs without error on a live private connection."""
-        if not self.enabled or self._failing:
+        """True while the private connection is up and was (re)established after the last stream
+        failure (a reconnected stream is healthy before its first message)."""
+        if not self.enabled:
             return False
         markers = self.client.profile.private_marker
         clients = [cl for url, cl in getattr(self.client.exchange, "clients", {}).items()
                    if any(m in url for m in markers)]
-        return bool(clients) and all(getattr(cl, "isConnected", False) and not cl.closed() for cl in clients)
+        if not clients or not all(getattr(cl, "isConnected", False) and not cl.closed() for cl in clients):
+            return False
+        since = min((getattr(cl, "connectionEstablished", None) or 0) for cl in clients)
+        return all(failed_ms < since for failed_ms in self._failing.values())
 
     # ------------------------------------------------------------------ streams
 
@@ -82,7 +86,7 @@ class PrivateUpdates:
                 raise
             except Exception as e:
                 self.stream_errors += 1
-                self._failing[what] = time.monotonic()
+                self._failing[what] = int(time.time() * 1000)
                 log.info("%s: private %s stream down: %s", self.client.venue, what, classify(e).message)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)

@@ -287,3 +287,23 @@ def test_after_a_restart_orders_are_adopted_or_canceled_by_their_ids(emu):
     assert [f.client_order_id for f in fills] == [keep] and fills[0].liquidity is ev.Liquidity.MAKER
     assert [e.client_order_id for e in events if isinstance(e, ev.OrderCanceled)] == [drop]
     assert not h.venue_open(drop)
+
+
+@pytest.mark.parametrize("name", ["bybit-linear", "binanceusdm"])
+def test_private_stream_recovers_after_a_drop(name, emu):
+    async def body(h):
+        await h.wait(lambda: h.client.updates.healthy)
+        await h.inject("drop_ws", times=0)
+        await h.wait(lambda: not h.client.updates.healthy)
+        errors = h.client.updates.stream_errors
+        await h.clear_faults()
+        await h.wait(lambda: h.client.updates.healthy)
+        cid = h.submit(h.order(ev.Side.BUY, D("0.002") if "usdm" in name else D("0.001")))
+        await h.wait(lambda: h.terminal(cid))
+        return errors, cid
+
+    h, (errors, cid) = session(name, emu, body)
+    assert errors > 0, "the drop must have been noticed"
+    assert len(h.of(cid, ev.OrderFilled)) >= 1
+    private_ws = [r for r in h.requests_all() if ("private/ws" in r.path or r.path.endswith("/v5/private"))]
+    assert len([r for r in private_ws if r.status == 0]) >= 2, "connected, dropped, connected again"
