@@ -27,6 +27,7 @@ from titan.core.errors import (
     VenueError,
 )
 from titan.core.events import ErrorKind
+from titan.core.logs import redact
 
 _CODE = re.compile(r'"(?:retCode|code)"\s*:\s*"?(-?\d+)')
 _MSG = re.compile(r'"(?:retMsg|msg)"\s*:\s*"([^"]*)"')
@@ -79,8 +80,10 @@ def venue_code(exc: BaseException) -> str:
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    """A short message: the venue's ``msg`` when ccxt quoted the body, else the text."""
-    text = str(exc)
+    """A short message: the venue's ``msg`` when ccxt quoted the body, else the text. Secrets
+    are masked: Bybit echoes the API key in its bad-signature message, and these messages end up
+    in events and the event log."""
+    text = redact(str(exc))
     m = _MSG.search(text)
     base = f"{type(exc).__name__}: {m.group(1) if m else text}"
     code = venue_code(exc)

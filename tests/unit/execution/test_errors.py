@@ -120,3 +120,12 @@ def test_titan_error_classes_and_messages():
     assert venue_code(e) == "10004"
     line = one_line(e)
     assert line.startswith("AuthenticationError: error sign!") and "\n" not in line and line.endswith("(code 10004)")
+
+
+def test_the_api_key_never_reaches_an_event_reason():
+    from titan.config import Secret
+
+    key = Secret("emu-key-4b1d2c3e")
+    e = bybit_error(10004, f"error sign! origin_string[1700000000000{key.reveal()}5000{{}}]")
+    assert key.reveal() in str(e)  # ccxt keeps the venue's text as it came
+    assert key.reveal() not in classify(e).message and "***" in classify(e).message
