@@ -268,7 +268,10 @@ class CcxtExecutionClient:
     def _market_id(self, inst: Instrument) -> str:
         mid = self._market_ids.get(inst.symbol)
         if mid is None:
-            mid = self._market_ids[inst.symbol] = self.exchange.market(inst.symbol)["id"]
+            try:
+                mid = self._market_ids[inst.symbol] = self.exchange.market(inst.symbol)["id"]
+            except ccxt.BaseError as e:
+                raise Unplaceable(f"{inst.id}: markets not loaded ({type(e).__name__}); start() the client first") from None
         return mid
 
     def _instrument(self, iid: str) -> Instrument | None:

@@ -108,10 +108,8 @@ class PrivateUpdates:
     async def _on_orders(self, orders: list[dict[str, Any]]) -> None:
         for order in orders:
             t = self._tracked(str(order.get("clientOrderId") or ""), str(order.get("id") or ""))
-            if t is not None and not t.in_flight:
+            if t is not None:  # also while the create is in flight: the stream often wins the race
                 await self.client.apply_order(t, order)
-            elif t is not None:
-                self.client.ledger.set_venue_id(t, str(order.get("id") or ""))
 
     # ------------------------------------------------------------------ polling
 

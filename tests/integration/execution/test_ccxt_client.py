@@ -307,3 +307,29 @@ def test_private_stream_recovers_after_a_drop(name, emu):
     assert len(h.of(cid, ev.OrderFilled)) >= 1
     private_ws = [r for r in h.requests_all() if ("private/ws" in r.path or r.path.endswith("/v5/private"))]
     assert len(private_ws) >= 2, "connected, dropped, connected again"
+
+
+def test_stream_update_that_beats_the_create_answer_is_not_lost(emu):
+    """Bybit cancels a crossing post-only order at once and says so on the private stream before
+    the (delayed) REST answer arrives; with polling far away the stream report must end it."""
+    emu.reset()
+
+    async def go():
+        h = EmulatorHarness("bybit-linear", emu)
+        h.client = h.make_client(poll_interval_s=60.0)
+        await h.client.start()
+        h.instrument = h.client.instruments[h.iid]
+        try:
+            await h.wait(lambda: h.client.updates.healthy)
+            await h.inject("timeout_after_accept", path=h.create_path, delay_s=0.5)  # answer held 0.5 s < timeout
+            cid = h.submit(h.order(ev.Side.BUY, D("0.001"), ev.OrderType.LIMIT, h.best()[1], post_only=True))
+            await h.wait(lambda: h.terminal(cid), timeout=5)
+            await h.quiet(0.6)
+            return h, cid
+        finally:
+            await h.client.stop()
+
+    h, cid = asyncio.run(go())
+    assert [type(e).__name__ for e in h.of(cid)] == ["OrderAccepted", "OrderCanceled"]
+    assert "post-only" in h.of(cid, ev.OrderCanceled)[0].reason
+    assert h.client.updates.polls == 0
