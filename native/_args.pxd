@@ -82,3 +82,30 @@ cdef inline int check_length(str name, Py_ssize_t n, long need, str rule) except
     if n < need:
         raise ValueError(f"{name}: {n} points, fewer than the {need} needed ({rule})")
     return 0
+
+
+cdef inline object as_array(str name, object values):
+    """``values`` as a contiguous 1-D float64 array, not empty; finiteness is left to the
+    caller's loop (which falls back to ``check_series`` for the message)."""
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: expected a sequence of numbers ({e})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got {arr.ndim} dimensions")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: empty array")
+    return arr
+
+
+cdef inline object array_like(str name, object values, Py_ssize_t n):
+    """As ``as_array``, with the length of the first input."""
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: expected a sequence of numbers ({e})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got {arr.ndim} dimensions")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name}: length {arr.shape[0]} differs from the first input ({n})")
+    return arr

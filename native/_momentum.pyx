@@ -8,25 +8,36 @@ agree to the last bit. Warm-up lengths and seeding follow TA-Lib (see each docst
 
 cimport cython
 from libc.math cimport NAN, isfinite
+from libc.stdlib cimport free
 
 import numpy as np
 
-from native._args cimport check_bar, check_high_low, check_length, series_like, to_period
+from native._args cimport (array_like, as_array, check_bar, check_high_low, check_length,
+                           series_like, to_period)
 from native._checks cimport check_finite, check_series
 from native._window cimport (EmaState, Extremum, SmaState, ema_init, ema_step, extremum_clear,
-                             extremum_free, extremum_init, extremum_push, ring_free, sma_clear,
-                             sma_init, sma_step)
+                             extremum_free, extremum_init, extremum_push, ring_free,
+                             alloc_doubles, rolling_range_into, sma_clear, sma_init, sma_step)
 
 
 # ---- RSI --------------------------------------------------------------------------------------
 
 cdef struct RsiState:
     long period
+    double keep          # (period - 1) / period
+    double inv           # 1 / period
     long count
     double prev
     double gain
     double loss
     double value
+
+
+cdef inline void rsi_init(RsiState* s, long period) noexcept nogil:
+    s.period = period
+    s.keep = (period - 1.0) / period
+    s.inv = 1.0 / period
+    rsi_clear(s)
 
 
 cdef inline void rsi_clear(RsiState* s) noexcept nogil:
@@ -38,24 +49,25 @@ cdef inline void rsi_clear(RsiState* s) noexcept nogil:
 
 
 cdef inline double rsi_step(RsiState* s, double x) noexcept nogil:
-    cdef double diff, total
+    cdef double diff, up, down, total
     s.count += 1
     if s.count == 1:
         s.prev = x
         return s.value
     diff = x - s.prev
     s.prev = x
-    if s.count > s.period + 1:
-        s.loss *= (s.period - 1)
-        s.gain *= (s.period - 1)
-    if diff < 0.0:
-        s.loss -= diff
+    up = diff if diff > 0.0 else 0.0
+    down = -diff if diff < 0.0 else 0.0
+    if s.count <= s.period + 1:
+        s.gain += up
+        s.loss += down
+        if s.count <= s.period:
+            return s.value
+        s.gain = s.gain / s.period
+        s.loss = s.loss / s.period
     else:
-        s.gain += diff
-    if s.count <= s.period:
-        return s.value
-    s.loss /= s.period
-    s.gain /= s.period
+        s.gain = s.gain * s.keep + up * s.inv
+        s.loss = s.loss * s.keep + down * s.inv
     total = s.gain + s.loss
     s.value = 100.0 * (s.gain / total) if total != 0.0 else 0.0
     return s.value
@@ -66,7 +78,7 @@ cdef class RSI:
     """Relative Strength Index with Wilder smoothing, O(1) per update (TA-Lib conventions).
 
     Average gain and loss start as the plain means of the first ``period`` changes, then
-    ``avg = (avg * (period - 1) + change) / period``; RSI = 100 * gain / (gain + loss), 0 when
+    ``avg = avg * (period - 1) / period + change / period``; RSI = 100 * gain / (gain + loss), 0 when
     the price has not moved (TA-Lib). NaN until ``period + 1`` values (the first at index
     ``period``). Wilder, *New Concepts in Technical Trading Systems*, 1978.
     """
@@ -74,8 +86,7 @@ cdef class RSI:
     cdef RsiState _s
 
     def __cinit__(self, period=14):
-        self._s.period = to_period("period", period, -1)
-        rsi_clear(&self._s)
+        rsi_init(&self._s, to_period("period", period, -1))
 
     def reset(self):
         """Forget every value seen."""
@@ -106,17 +117,22 @@ cdef class RSI:
 
 def rsi(values, period=14):
     """Batch RSI (Wilder, TA-Lib conventions): NaN for the first ``period`` points."""
-    cdef const double[::1] x = check_series("values", values)
+    arr = as_array("values", values)
+    cdef const double[::1] x = arr
     cdef Py_ssize_t n = x.shape[0], i
     cdef RsiState s
-    s.period = to_period("period", period, n)
-    check_length("values", n, s.period + 1, "period + 1")
-    rsi_clear(&s)
+    cdef long p = to_period("period", period, n)
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
+    check_length("values", n, p + 1, "period + 1")
+    rsi_init(&s, p)
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
     with nogil:
         for i in range(n):
+            chk += x[i] - x[i]
             out[i] = rsi_step(&s, x[i])
+    if chk != 0.0:
+        check_series("values", arr)
     return out_arr
 
 
@@ -224,7 +240,9 @@ cdef class MACD:
 def macd(values, fast=12, slow=26, signal=9):
     """Batch MACD (TA-Lib conventions): ``(macd, signal, hist)``, NaN for the first
     ``slow + signal - 2`` points."""
-    cdef const double[::1] x = check_series("values", values)
+    arr = as_array("values", values)
+    cdef const double[::1] x = arr
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
     cdef Py_ssize_t n = x.shape[0], i
     cdef long f = to_period("fast", fast, n)
     cdef long sl = to_period("slow", slow, n)
@@ -239,10 +257,13 @@ def macd(values, fast=12, slow=26, signal=9):
     cdef double[::1] line = line_arr, sig = sig_arr, hist = hist_arr
     with nogil:
         for i in range(n):
+            chk += x[i] - x[i]
             macd_step(&s, x[i])
             line[i] = s.macd
             sig[i] = s.sig
             hist[i] = s.hist
+    if chk != 0.0:
+        check_series("values", arr)
     return line_arr, sig_arr, hist_arr
 
 
@@ -293,14 +314,16 @@ cdef inline void stoch_free(StochState* s) noexcept nogil:
 
 
 cdef inline void stoch_step(StochState* s, double high, double low, double close) noexcept nogil:
-    cdef double hh, ll, diff, fast_k, slow_k, slow_d
+    stoch_step_hl(s, extremum_push(&s.highest, high), extremum_push(&s.lowest, low), close)
+
+
+cdef inline void stoch_step_hl(StochState* s, double hh, double ll, double close) noexcept nogil:
+    """One bar given the highest high and lowest low of the last ``fastk_period`` bars."""
+    cdef double fast_k, slow_k, slow_d
     s.count += 1
-    hh = extremum_push(&s.highest, high)
-    ll = extremum_push(&s.lowest, low)
     if s.count < s.fastk_period:
         return
-    diff = (hh - ll) / 100.0
-    fast_k = (close - ll) / diff if diff != 0.0 else 0.0
+    fast_k = 100.0 * (close - ll) / (hh - ll) if hh != ll else 0.0
     slow_k = sma_step(&s.slow_k, fast_k)
     if s.count < s.fastk_period + s.slowk_period - 1:
         return
@@ -366,26 +389,38 @@ cdef class Stochastic:
 def stoch(high, low, close, fastk_period=5, slowk_period=3, slowd_period=3):
     """Batch slow stochastic (TA-Lib conventions): ``(slowk, slowd)``, NaN for the first
     ``fastk + slowk + slowd - 3`` points."""
-    cdef const double[::1] h = check_series("high", high)
-    cdef Py_ssize_t n = h.shape[0], i
-    cdef const double[::1] l = series_like("low", low, n)
-    cdef const double[::1] c = series_like("close", close, n)
-    check_high_low(h, l)
+    h_arr = as_array("high", high)
+    cdef Py_ssize_t n = h_arr.shape[0], i
+    l_arr = array_like("low", low, n)
+    c_arr = array_like("close", close, n)
+    cdef const double[::1] h = h_arr, l = l_arr, c = c_arr
     cdef long fk = to_period("fastk_period", fastk_period, n)
     cdef long sk = to_period("slowk_period", slowk_period, n)
     cdef long sd = to_period("slowd_period", slowd_period, n)
     check_length("high", n, fk + sk + sd - 2, "fastk + slowk + slowd - 2")
     cdef StochState s
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
     stoch_init(&s, fk, sk, sd)
     k_arr = np.empty(n, dtype=np.float64)
     d_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] k = k_arr, d = d_arr
+    cdef double* tmp = NULL
     try:
+        tmp = alloc_doubles(2 * fk)
         with nogil:
+            # highest high into k, lowest low into d (exactly the deque's values), then the step
+            rolling_range_into(&h[0], &l[0], n, fk, &k[0], &d[0], tmp)
             for i in range(n):
-                stoch_step(&s, h[i], l[i], c[i])
+                chk += (h[i] - h[i]) + (l[i] - l[i]) + (c[i] - c[i]) + (l[i] - h[i] if l[i] > h[i] else 0.0)
+                stoch_step_hl(&s, k[i], d[i], c[i])
                 k[i] = s.k
                 d[i] = s.d
     finally:
+        free(tmp)
         stoch_free(&s)
+    if chk != 0.0:
+        check_series("high", h_arr)
+        check_series("low", l_arr)
+        check_series("close", c_arr)
+        check_high_low(h, l)
     return k_arr, d_arr

@@ -6,19 +6,23 @@ Streaming classes and batch functions share one inline step each (bit-identical 
 
 cimport cython
 from libc.math cimport NAN, isfinite
+from libc.stdlib cimport free
 
 import numpy as np
 
-from native._args cimport check_bar, check_high_low, check_length, series_like, to_period
+from native._args cimport (array_like, as_array, check_bar, check_high_low, check_length,
+                           series_like, to_period)
 from native._checks cimport check_finite, check_series
 from native._window cimport (Extremum, extremum_clear, extremum_free, extremum_init,
-                             extremum_push)
+                             extremum_push, alloc_doubles)
 
 
 # ---- ADX --------------------------------------------------------------------------------------
 
 cdef struct AdxState:
     long period
+    double keep          # (period - 1) / period
+    double inv           # 1 / period
     long count
     double prev_high
     double prev_low
@@ -30,6 +34,13 @@ cdef struct AdxState:
     double adx
     double plus_di
     double minus_di
+
+
+cdef inline void adx_init(AdxState* s, long period) noexcept nogil:
+    s.period = period
+    s.keep = (period - 1.0) / period
+    s.inv = 1.0 / period
+    adx_clear(s)
 
 
 cdef inline void adx_clear(AdxState* s) noexcept nogil:
@@ -47,22 +58,18 @@ cdef inline void adx_clear(AdxState* s) noexcept nogil:
 
 
 cdef inline double adx_true_range(double high, double low, double prev_close) noexcept nogil:
+    """Wilder's true range (TA-Lib TRANGE operand order), branch-free (max/abs compile to
+    maxsd/andpd: which range wins is a coin flip for the branch predictor)."""
     cdef double greatest = high - low
-    cdef double v = prev_close - high
-    if v < 0.0:
-        v = -v
-    if v > greatest:
-        greatest = v
-    v = prev_close - low
-    if v < 0.0:
-        v = -v
-    if v > greatest:
-        greatest = v
-    return greatest
+    cdef double v = abs(prev_close - high)
+    greatest = v if v > greatest else greatest
+    v = abs(prev_close - low)
+    return v if v > greatest else greatest
 
 
 cdef inline void adx_step(AdxState* s, double high, double low, double close) noexcept nogil:
-    cdef double diff_p, diff_m, tr, mdi, pdi, total, dx
+    cdef double diff_p, diff_m, tr, dm_p, dm_m, mdi, pdi, total, dx
+    cdef bint is_m, is_p
     cdef long p = s.period
     s.count += 1
     if s.count == 1:
@@ -76,21 +83,20 @@ cdef inline void adx_step(AdxState* s, double high, double low, double close) no
     s.prev_low = low
     tr = adx_true_range(high, low, s.prev_close)
     s.prev_close = close
+    # Wilder's directional movement: the larger move counts, if it is positive
+    is_m = (diff_m > 0.0) & (diff_p < diff_m)
+    is_p = (not is_m) & (diff_p > 0.0) & (diff_p > diff_m)
+    dm_m = diff_m if is_m else 0.0
+    dm_p = diff_p if is_p else 0.0
     if s.count <= p:
         # the first period - 1 moves are summed (TA-Lib), smoothing starts with the next
-        if diff_m > 0.0 and diff_p < diff_m:
-            s.minus_dm += diff_m
-        elif diff_p > 0.0 and diff_p > diff_m:
-            s.plus_dm += diff_p
+        s.minus_dm += dm_m
+        s.plus_dm += dm_p
         s.tr += tr
         return
-    s.minus_dm -= s.minus_dm / p
-    s.plus_dm -= s.plus_dm / p
-    if diff_m > 0.0 and diff_p < diff_m:
-        s.minus_dm += diff_m
-    elif diff_p > 0.0 and diff_p > diff_m:
-        s.plus_dm += diff_p
-    s.tr = s.tr - (s.tr / p) + tr
+    s.minus_dm = s.minus_dm * s.keep + dm_m
+    s.plus_dm = s.plus_dm * s.keep + dm_p
+    s.tr = s.tr * s.keep + tr
     if s.tr != 0.0:
         mdi = 100.0 * (s.minus_dm / s.tr)
         pdi = 100.0 * (s.plus_dm / s.tr)
@@ -102,7 +108,7 @@ cdef inline void adx_step(AdxState* s, double high, double low, double close) no
             if s.count <= 2 * p:
                 s.sum_dx += dx
             else:
-                s.adx = ((s.adx * (p - 1)) + dx) / p
+                s.adx = s.adx * s.keep + dx * s.inv
     else:
         s.minus_di = 0.0
         s.plus_di = 0.0
@@ -115,7 +121,7 @@ cdef class ADX:
     """Average Directional Index with +DI and -DI, O(1) per update (Wilder 1978; TA-Lib).
 
     Directional movement and true range are Wilder-smoothed (TA-Lib: the first ``period - 1``
-    moves summed, then ``s = s - s / period + new``); DX = 100 * |+DI - -DI| / (+DI + -DI);
+    moves summed, then ``s = s * (period - 1) / period + new``); DX = 100 * |+DI - -DI| / (+DI + -DI);
     ADX = mean of the first ``period`` DX, then Wilder-smoothed. +DI/-DI are NaN for the first
     ``period`` bars, ADX for the first ``2 * period - 1``. TA-Lib treats |x| < 1e-8 as zero;
     here only an exact zero range is (so low-priced assets work). ``update`` returns ADX.
@@ -124,8 +130,7 @@ cdef class ADX:
     cdef AdxState _s
 
     def __cinit__(self, period=14):
-        self._s.period = to_period("period", period, -1, 2)
-        adx_clear(&self._s)
+        adx_init(&self._s, to_period("period", period, -1, 2))
 
     def reset(self):
         """Forget every bar seen."""
@@ -171,25 +176,32 @@ cdef class ADX:
 def adx(high, low, close, period=14):
     """Batch ADX (Wilder, TA-Lib conventions): ``(adx, plus_di, minus_di)``; ADX is NaN for
     the first ``2 * period - 1`` points, the DIs for the first ``period``."""
-    cdef const double[::1] h = check_series("high", high)
-    cdef Py_ssize_t n = h.shape[0], i
-    cdef const double[::1] l = series_like("low", low, n)
-    cdef const double[::1] c = series_like("close", close, n)
-    check_high_low(h, l)
+    h_arr = as_array("high", high)
+    cdef Py_ssize_t n = h_arr.shape[0], i
+    l_arr = array_like("low", low, n)
+    c_arr = array_like("close", close, n)
+    cdef const double[::1] h = h_arr, l = l_arr, c = c_arr
     cdef AdxState s
-    s.period = to_period("period", period, n, 2)
-    check_length("high", n, 2 * s.period, "2 * period")
-    adx_clear(&s)
+    cdef long p = to_period("period", period, n, 2)
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
+    check_length("high", n, 2 * p, "2 * period")
+    adx_init(&s, p)
     adx_arr = np.empty(n, dtype=np.float64)
     pdi_arr = np.empty(n, dtype=np.float64)
     mdi_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] a = adx_arr, pdi = pdi_arr, mdi = mdi_arr
     with nogil:
         for i in range(n):
+            chk += (h[i] - h[i]) + (l[i] - l[i]) + (c[i] - c[i]) + (l[i] - h[i] if l[i] > h[i] else 0.0)
             adx_step(&s, h[i], l[i], c[i])
             a[i] = s.adx
             pdi[i] = s.plus_di
             mdi[i] = s.minus_di
+    if chk != 0.0:
+        check_series("high", h_arr)
+        check_series("low", l_arr)
+        check_series("close", c_arr)
+        check_high_low(h, l)
     return adx_arr, pdi_arr, mdi_arr
 
 
@@ -291,25 +303,77 @@ cdef class Donchian:
         return self._s.middle
 
 
+cdef double donchian_into(const double* high, const double* low, Py_ssize_t n, Py_ssize_t p,
+                          double* up, double* mid, double* lo, double* tmp) noexcept nogil:
+    """Batch channel in one sweep of blocks (van Herk / Gil-Werman, as
+    ``native._window.rolling_range_into``), the midpoint and the input check fused in.
+    Returns the check sum: 0 unless an input is NaN/inf or a bar is inverted."""
+    cdef Py_ssize_t b = 0, i, end, stop
+    cdef double mh, ml, vh, vl, chk = 0.0
+    cdef double* th = tmp
+    cdef double* tl = tmp + p
+    while b < n:
+        end = b + p if b + p < n else n
+        mh = high[b]
+        ml = low[b]
+        chk += (mh - mh) + (ml - ml) + (ml - mh if ml > mh else 0.0)
+        up[b] = mh
+        lo[b] = ml
+        for i in range(b + 1, end):
+            vh = high[i]
+            vl = low[i]
+            chk += (vh - vh) + (vl - vl) + (vl - vh if vl > vh else 0.0)
+            mh = vh if vh > mh else mh
+            ml = vl if vl < ml else ml
+            up[i] = mh
+            lo[i] = ml
+        if b > 0:
+            stop = b + p - 1 if b + p - 1 < end else end
+            for i in range(b, stop):
+                vh = th[i - b + 1]
+                vl = tl[i - b + 1]
+                up[i] = vh if vh > up[i] else up[i]
+                lo[i] = vl if vl < lo[i] else lo[i]
+        for i in range(b, end):
+            mid[i] = (up[i] + lo[i]) / 2.0
+        if end - b == p:
+            mh = high[end - 1]
+            ml = low[end - 1]
+            th[p - 1] = mh
+            tl[p - 1] = ml
+            for i in range(end - 2, b - 1, -1):
+                vh = high[i]
+                vl = low[i]
+                mh = vh if vh > mh else mh
+                ml = vl if vl < ml else ml
+                th[i - b] = mh
+                tl[i - b] = ml
+        b = end
+    for i in range(p - 1 if p - 1 < n else n):
+        up[i] = NAN
+        mid[i] = NAN
+        lo[i] = NAN
+    return chk
+
+
 def donchian(high, low, period=20):
     """Batch Donchian channel: ``(upper, middle, lower)``, NaN for the first ``period - 1``."""
-    cdef const double[::1] h = check_series("high", high)
-    cdef Py_ssize_t n = h.shape[0], i
-    cdef const double[::1] l = series_like("low", low, n)
-    check_high_low(h, l)
-    cdef DonchianState s
-    donchian_init(&s, to_period("period", period, n))
+    h_arr = as_array("high", high)
+    cdef Py_ssize_t n = h_arr.shape[0]
+    l_arr = array_like("low", low, n)
+    cdef const double[::1] h = h_arr, l = l_arr
+    cdef long p = to_period("period", period, n)
+    cdef double chk
     up_arr = np.empty(n, dtype=np.float64)
     mid_arr = np.empty(n, dtype=np.float64)
     lo_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] up = up_arr, mid = mid_arr, lo = lo_arr
-    try:
-        with nogil:
-            for i in range(n):
-                donchian_step(&s, h[i], l[i])
-                up[i] = s.upper
-                mid[i] = s.middle
-                lo[i] = s.lower
-    finally:
-        donchian_free(&s)
+    cdef double* tmp = alloc_doubles(2 * p)
+    with nogil:
+        chk = donchian_into(&h[0], &l[0], n, p, &up[0], &mid[0], &lo[0], tmp)
+        free(tmp)
+    if chk != 0.0:
+        check_series("high", h_arr)
+        check_series("low", l_arr)
+        check_high_low(h, l)
     return up_arr, mid_arr, lo_arr

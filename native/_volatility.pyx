@@ -11,8 +11,8 @@ from libc.math cimport NAN, isfinite, log, sqrt
 
 import numpy as np
 
-from native._args cimport (check_bar, check_high_low, check_length, series_like, to_number,
-                           to_period)
+from native._args cimport (array_like, as_array, check_bar, check_high_low, check_length,
+                           series_like, to_number, to_period)
 from native._checks cimport check_finite, check_series
 from native._bands cimport BandsState, bands_clear, bands_step
 from native._window cimport (Moments, RollingSum, moments_clear, moments_init, moments_push,
@@ -89,7 +89,9 @@ cdef class BollingerBands:
 def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
     """Batch Bollinger Bands: ``(upper, middle, lower, bandwidth)`` (TA-Lib's order, plus
     bandwidth), NaN for the first ``period - 1`` points; population stdev as TA-Lib."""
-    cdef const double[::1] x = check_series("values", values)
+    arr = as_array("values", values)
+    cdef const double[::1] x = arr
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
     cdef Py_ssize_t n = x.shape[0], i
     cdef BandsState s
     cdef long p = to_period("period", period, n)
@@ -105,6 +107,7 @@ def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
     try:
         with nogil:
             for i in range(n):
+                chk += x[i] - x[i]
                 bands_step(&s, x[i])
                 up[i] = s.upper
                 mid[i] = s.middle
@@ -112,6 +115,8 @@ def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
                 bw[i] = s.bandwidth
     finally:
         ring_free(&s.m.ring)
+    if chk != 0.0:
+        check_series("values", arr)
     return up_arr, mid_arr, lo_arr, bw_arr
 
 
@@ -164,7 +169,9 @@ cdef class StdDev:
 
 def stddev(values, period=20):
     """Batch rolling population standard deviation; NaN for the first ``period - 1`` points."""
-    cdef const double[::1] x = check_series("values", values)
+    arr = as_array("values", values)
+    cdef const double[::1] x = arr
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
     cdef Py_ssize_t n = x.shape[0], i
     cdef long p = to_period("period", period, n)
     cdef Moments m
@@ -174,10 +181,13 @@ def stddev(values, period=20):
     try:
         with nogil:
             for i in range(n):
+                chk += x[i] - x[i]
                 moments_push(&m, x[i])
                 out[i] = sqrt(moments_variance(&m)) if m.ring.count >= p else NAN
     finally:
         ring_free(&m.ring)
+    if chk != 0.0:
+        check_series("values", arr)
     return out_arr
 
 
@@ -230,7 +240,9 @@ cdef class ZScore:
 
 def zscore(values, period=20):
     """Batch rolling z-score; NaN for the first ``period - 1`` points, 0 where flat."""
-    cdef const double[::1] x = check_series("values", values)
+    arr = as_array("values", values)
+    cdef const double[::1] x = arr
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
     cdef Py_ssize_t n = x.shape[0], i
     cdef long p = to_period("period", period, n)
     cdef Moments m
@@ -240,10 +252,13 @@ def zscore(values, period=20):
     try:
         with nogil:
             for i in range(n):
+                chk += x[i] - x[i]
                 moments_push(&m, x[i])
                 out[i] = zscore_of(&m, x[i]) if m.ring.count >= p else NAN
     finally:
         ring_free(&m.ring)
+    if chk != 0.0:
+        check_series("values", arr)
     return out_arr
 
 
@@ -251,48 +266,63 @@ def zscore(values, period=20):
 
 cdef struct AtrState:
     long period
+    double keep          # (period - 1) / period
+    double keep2         # keep * keep
+    double inv           # 1 / period
     long count
     double prev_close
     double total
+    double anchor        # the ATR after the last even step since the seed
+    double pending       # tr / period of the odd step in between
     double value
+
+
+cdef inline void atr_init(AtrState* s, long period) noexcept nogil:
+    s.period = period
+    s.keep = (period - 1.0) / period
+    s.keep2 = s.keep * s.keep
+    s.inv = 1.0 / period
+    atr_clear(s)
 
 
 cdef inline void atr_clear(AtrState* s) noexcept nogil:
     s.count = 0
     s.prev_close = 0.0
     s.total = 0.0
+    s.anchor = 0.0
+    s.pending = 0.0
     s.value = NAN
 
 
 cdef inline double true_range(double high, double low, double prev_close) noexcept nogil:
-    """Wilder's true range (TA-Lib TRANGE operand order)."""
+    """Wilder's true range (TA-Lib TRANGE operand order), branch-free (max/abs compile to
+    maxsd/andpd: which range wins is a coin flip for the branch predictor)."""
     cdef double greatest = high - low
-    cdef double v = prev_close - high
-    if v < 0.0:
-        v = -v
-    if v > greatest:
-        greatest = v
-    v = prev_close - low
-    if v < 0.0:
-        v = -v
-    if v > greatest:
-        greatest = v
-    return greatest
+    cdef double v = abs(prev_close - high)
+    greatest = v if v > greatest else greatest
+    v = abs(prev_close - low)
+    return v if v > greatest else greatest
 
 
 cdef inline double atr_step(AtrState* s, double high, double low, double close) noexcept nogil:
-    cdef double tr
+    cdef double c
     s.count += 1
     if s.count > 1:
-        tr = true_range(high, low, s.prev_close)
         if s.count <= s.period + 1:
-            s.total += tr
+            s.total += true_range(high, low, s.prev_close)
             if s.count == s.period + 1:
                 s.value = s.total / s.period
+                s.anchor = s.value
         else:
-            s.value *= s.period - 1
-            s.value += tr
-            s.value /= s.period
+            # Wilder: atr = atr * k + tr / n, taken two steps at a time on the dependency
+            # chain (anchor * k^2 + ...), the step in between computed off it
+            c = true_range(high, low, s.prev_close) * s.inv
+            if (s.count - s.period) & 1 == 0:
+                s.value = s.anchor * s.keep + c
+                s.pending = c
+            else:
+                s.anchor = s.anchor * s.keep2 + (s.pending * s.keep + c)
+                s.value = s.anchor
     s.prev_close = close
     return s.value
 
@@ -302,14 +332,15 @@ cdef class ATR:
     """Average True Range with Wilder smoothing, O(1) per update (Wilder 1978; TA-Lib).
 
     The first ATR is the mean of the first ``period`` true ranges (the first bar has none),
-    then ``atr = (atr * (period - 1) + tr) / period``. NaN for the first ``period`` bars.
+    then ``atr = atr * k + tr / period`` with ``k = (period - 1) / period``, evaluated two bars
+    at a time (``atr * k^2 + (tr1 / period * k + tr2 / period)``) so the dependency chain is
+    half as long; the bar in between is ``atr * k + tr1 / period``. NaN for the first ``period`` bars.
     """
 
     cdef AtrState _s
 
     def __cinit__(self, period=14):
-        self._s.period = to_period("period", period, -1)
-        atr_clear(&self._s)
+        atr_init(&self._s, to_period("period", period, -1))
 
     def reset(self):
         """Forget every bar seen."""
@@ -339,22 +370,64 @@ cdef class ATR:
         return atr_step(&self._s, high, low, close)
 
 
+cdef double atr_into(const double* h, const double* l, const double* c, Py_ssize_t n, long p,
+                     double* out) noexcept nogil:
+    """Batch ATR: the operations of ``atr_step`` (bit for bit), laid out as straight loops.
+    Returns the check sum: 0 unless an input is NaN/inf or a bar is inverted."""
+    cdef AtrState s
+    cdef Py_ssize_t i
+    cdef double d, chk = 0.0, chk2 = 0.0, c1, c2, total = 0.0, anchor
+    atr_init(&s, p)
+    d = h[0] - l[0]
+    chk += (d - d) + (c[0] - c[0]) + (d if d < 0.0 else 0.0)
+    out[0] = NAN
+    for i in range(1, p + 1):
+        d = h[i] - l[i]
+        chk += (d - d) + (c[i] - c[i]) + (d if d < 0.0 else 0.0)
+        total += true_range(h[i], l[i], c[i - 1])
+        out[i] = NAN
+    anchor = total / p
+    out[p] = anchor
+    i = p + 1
+    while i + 1 < n:
+        # two check sums, so neither becomes the loop's dependency chain
+        d = h[i] - l[i]
+        chk += (d - d) + (c[i] - c[i]) + (d if d < 0.0 else 0.0)
+        d = h[i + 1] - l[i + 1]
+        chk2 += (d - d) + (c[i + 1] - c[i + 1]) + (d if d < 0.0 else 0.0)
+        c1 = true_range(h[i], l[i], c[i - 1]) * s.inv
+        c2 = true_range(h[i + 1], l[i + 1], c[i]) * s.inv
+        out[i] = anchor * s.keep + c1
+        anchor = anchor * s.keep2 + (c1 * s.keep + c2)
+        out[i + 1] = anchor
+        i += 2
+    if i < n:
+        d = h[i] - l[i]
+        chk += (d - d) + (c[i] - c[i]) + (d if d < 0.0 else 0.0)
+        out[i] = anchor * s.keep + true_range(h[i], l[i], c[i - 1]) * s.inv
+    chk += chk2
+    return chk
+
+
 def atr(high, low, close, period=14):
     """Batch ATR (Wilder, TA-Lib conventions): NaN for the first ``period`` points."""
-    cdef const double[::1] h = check_series("high", high)
-    cdef Py_ssize_t n = h.shape[0], i
-    cdef const double[::1] l = series_like("low", low, n)
-    cdef const double[::1] c = series_like("close", close, n)
-    check_high_low(h, l)
-    cdef AtrState s
-    s.period = to_period("period", period, n)
-    check_length("high", n, s.period + 1, "period + 1")
-    atr_clear(&s)
+    h_arr = as_array("high", high)
+    cdef Py_ssize_t n = h_arr.shape[0]
+    l_arr = array_like("low", low, n)
+    c_arr = array_like("close", close, n)
+    cdef const double[::1] h = h_arr, l = l_arr, c = c_arr
+    cdef long p = to_period("period", period, n)
+    cdef double chk
+    check_length("high", n, p + 1, "period + 1")
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
     with nogil:
-        for i in range(n):
-            out[i] = atr_step(&s, h[i], l[i], c[i])
+        chk = atr_into(&h[0], &l[0], &c[0], n, p, &out[0])
+    if chk != 0.0:
+        check_series("high", h_arr)
+        check_series("low", l_arr)
+        check_series("close", c_arr)
+        check_high_low(h, l)
     return out_arr
 
 

@@ -8,7 +8,7 @@ from libc.stdint cimport int64_t
 
 import numpy as np
 
-from native._args cimport series_like
+from native._args cimport array_like, as_array, series_like
 from native._checks cimport check_finite, check_series
 
 DAY_NS = 86_400_000_000_000
@@ -167,13 +167,14 @@ cdef struct ObvState:
 
 
 cdef inline double obv_step(ObvState* s, double close, double volume) noexcept nogil:
+    cdef double sign
     s.count += 1
     if s.count == 1:
         s.value = volume
-    elif close > s.prev:
-        s.value += volume
-    elif close < s.prev:
-        s.value -= volume
+    else:
+        # branch-free: the direction of the close is a coin flip for the branch predictor
+        sign = <double> ((close > s.prev) - (close < s.prev))
+        s.value += sign * volume
     s.prev = close
     return s.value
 
@@ -217,13 +218,12 @@ cdef class OBV:
 
 def obv(close, volume):
     """Batch On-Balance Volume (TA-Lib conventions: defined from the first point)."""
-    cdef const double[::1] c = check_series("close", close)
-    cdef Py_ssize_t n = c.shape[0], i
-    cdef const double[::1] v = series_like("volume", volume, n)
-    for i in range(n):
-        if v[i] < 0.0:
-            raise ValueError(f"volume: must be >= 0, got {v[i]!r} at index {i}")
+    c_arr = as_array("close", close)
+    cdef Py_ssize_t n = c_arr.shape[0], i
+    v_arr = array_like("volume", volume, n)
+    cdef const double[::1] c = c_arr, v = v_arr
     cdef ObvState s
+    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
     s.count = 0
     s.prev = 0.0
     s.value = NAN
@@ -231,5 +231,12 @@ def obv(close, volume):
     cdef double[::1] out = out_arr
     with nogil:
         for i in range(n):
+            chk += (c[i] - c[i]) + (v[i] - v[i]) + (-v[i] if v[i] < 0.0 else 0.0)
             out[i] = obv_step(&s, c[i], v[i])
+    if chk != 0.0:
+        check_series("close", c_arr)
+        check_series("volume", v_arr)
+        for i in range(n):
+            if v[i] < 0.0:
+                raise ValueError(f"volume: must be >= 0, got {v[i]!r} at index {i}")
     return out_arr

@@ -63,26 +63,36 @@ class Extremum:
         return self._vals[0]
 
 
-class RollingSum:
-    """Sum of the last ``window`` values, recomputed exactly once per window."""
+def resum_every(window: int) -> int:
+    """The smallest multiple of ``window`` >= 1024: how often carried sums are recomputed."""
+    return window * ((1023 + window) // window)
 
-    __slots__ = ("ring", "total")
+
+class RollingSum:
+    """Sum of the last ``window`` values, recomputed exactly every ~1024 values."""
+
+    __slots__ = ("ring", "total", "every", "until")
 
     def __init__(self, window: int) -> None:
         self.ring = Ring(window)
-        self.total = 0.0
+        self.every = resum_every(window)
+        self.clear()
 
     def clear(self) -> None:
         self.ring.clear()
         self.total = 0.0
+        self.until = self.every
 
     def push(self, x: float) -> float:
         r = self.ring
         if r.count >= r.size:
-            self.total -= r.oldest()
-        self.total += x
+            self.total += x - r.oldest()
+        else:
+            self.total += x
         r.push(x)
-        if r.pos == 0:
+        self.until -= 1
+        if self.until == 0:
+            self.until = self.every
             total = 0.0
             for v in r.data:
                 total += v
@@ -91,13 +101,15 @@ class RollingSum:
 
 
 class Moments:
-    """Rolling SMA and variance; the variance from sums of ``x - K``, ``K`` re-anchored to the
-    window mean once per window."""
+    """Rolling SMA and variance from sums of ``x - K`` (K: the first value, then re-anchored to
+    the window mean every ~1024 values)."""
 
-    __slots__ = ("ring", "total", "mean", "shift", "s1", "s2")
+    __slots__ = ("ring", "inv", "total", "mean", "shift", "s1", "s2", "every", "until")
 
     def __init__(self, window: int) -> None:
         self.ring = Ring(window)
+        self.inv = 1.0 / window
+        self.every = resum_every(window)
         self.clear()
 
     def clear(self) -> None:
@@ -107,24 +119,32 @@ class Moments:
         self.shift = 0.0
         self.s1 = 0.0
         self.s2 = 0.0
+        self.until = self.every
 
     def push(self, x: float) -> None:
         r = self.ring
         n = r.size
-        if r.count >= n:
-            d = r.oldest() - self.shift
-            self.s1 -= d
-            self.s2 -= d * d
+        if r.count == 0:
+            self.shift = x
         d = x - self.shift
-        self.s1 += d
-        self.s2 += d * d
-        self.total += x
+        if r.count >= n:
+            old = r.oldest()
+            self.total += x - old
+            old = old - self.shift
+            self.s1 += d - old
+            self.s2 += d * d - old * old
+        else:
+            self.total += x
+            self.s1 += d
+            self.s2 += d * d
         r.push(x)
-        if r.pos == 0:
+        self.until -= 1
+        if self.until == 0:
+            self.until = self.every
             total = 0.0
             for v in r.data:
                 total += v
-            shift = total / n
+            shift = total * self.inv
             s1 = 0.0
             s2 = 0.0
             for v in r.data:
@@ -133,24 +153,23 @@ class Moments:
                 s2 += d * d
             self.total, self.shift, self.s1, self.s2 = total, shift, s1, s2
         if r.count >= n:
-            self.mean = self.total / n
-            self.total -= r.oldest()
+            self.mean = self.total * self.inv
 
     def variance(self) -> float:
-        n = float(self.ring.size)
-        mean_d = self.s1 / n
-        var = self.s2 / n - mean_d * mean_d
+        mean_d = self.s1 * self.inv
+        var = self.s2 * self.inv - mean_d * mean_d
         return var if var > 0.0 else 0.0
 
 
 class EmaStep:
-    """TA-Lib EMA step (as ``native.reference.average.EMA`` without input checks)."""
+    """TA-Lib-seeded EMA step, ``ema * (1 - alpha) + x * alpha`` (as ``average.EMA``)."""
 
-    __slots__ = ("period", "alpha", "value", "seed_sum", "count")
+    __slots__ = ("period", "alpha", "keep", "value", "seed_sum", "count")
 
     def __init__(self, period: int) -> None:
         self.period = period
         self.alpha = 2.0 / (period + 1.0)
+        self.keep = 1.0 - self.alpha
         self.clear()
 
     def clear(self) -> None:
@@ -161,7 +180,7 @@ class EmaStep:
     def push(self, x: float) -> float:
         self.count += 1
         if self.count > self.period:
-            self.value = self.value + self.alpha * (x - self.value)
+            self.value = self.value * self.keep + x * self.alpha
         else:
             self.seed_sum += x
             if self.count == self.period:
@@ -170,29 +189,36 @@ class EmaStep:
 
 
 class SmaStep:
-    """TA-Lib running-sum SMA re-summed once per window (as ``average.SMA``, no checks)."""
+    """Running-sum SMA re-summed every ~1024 values (as ``average.SMA``, no checks)."""
 
-    __slots__ = ("ring", "total", "value")
+    __slots__ = ("ring", "inv", "total", "value", "every", "until")
 
     def __init__(self, period: int) -> None:
         self.ring = Ring(period)
+        self.inv = 1.0 / period
+        self.every = resum_every(period)
         self.clear()
 
     def clear(self) -> None:
         self.ring.clear()
         self.total = 0.0
         self.value = math.nan
+        self.until = self.every
 
     def push(self, x: float) -> float:
         r = self.ring
-        self.total += x
-        r.push(x)
         if r.count >= r.size:
-            if r.pos == 0:
-                total = 0.0
-                for v in r.data:
-                    total += v
-                self.total = total
-            self.value = self.total / r.size
-            self.total -= r.oldest()
+            self.total += x - r.oldest()
+        else:
+            self.total += x
+        r.push(x)
+        self.until -= 1
+        if self.until == 0:
+            self.until = self.every
+            total = 0.0
+            for v in r.data:
+                total += v
+            self.total = total
+        if r.count >= r.size:
+            self.value = self.total * self.inv
         return self.value

@@ -12,22 +12,22 @@ import math
 import numpy as np
 
 from native.reference import _args
-from native.reference._window import Ring
+from native.reference._window import Ring, SmaStep, resum_every
 
 
 class SMA:
-    """Simple moving average, O(1) per update: TA-Lib's running sum, re-summed once per window."""
+    """Simple moving average, O(1) per update: running sum re-summed every ~1024 values."""
 
     def __init__(self, period: int) -> None:
         self.period = _args.period("period", period)
-        self._ring = Ring(self.period)
+        self._s = SmaStep(self.period)
         self.reset()
 
     def reset(self) -> None:
-        self.value = math.nan
+        self._s.clear()
         self.count = 0
-        self._total = 0.0
-        self._ring.clear()
+
+    value = property(lambda self: self._s.value)
 
     @property
     def ready(self) -> bool:
@@ -36,18 +36,7 @@ class SMA:
     def update(self, x: float) -> float:
         x = _args.finite("x", x)
         self.count += 1
-        self._total += x
-        ring = self._ring
-        ring.push(x)
-        if self.count >= self.period:
-            if ring.pos == 0:
-                total = 0.0
-                for v in ring.data:
-                    total += v
-                self._total = total
-            self.value = self._total / self.period
-            self._total -= ring.oldest()
-        return self.value
+        return self._s.push(x)
 
 
 def sma(values, period: int) -> np.ndarray:
@@ -57,11 +46,13 @@ def sma(values, period: int) -> np.ndarray:
 
 
 class EMA:
-    """Exponential moving average, O(1) per update; TA-Lib seeding (SMA of the first n)."""
+    """Exponential moving average, O(1) per update; TA-Lib seeding (SMA of the first n), then
+    ``ema * (1 - alpha) + x * alpha``."""
 
     def __init__(self, period: int) -> None:
         self.period = _args.period("period", period)
         self.alpha = 2.0 / (self.period + 1.0)
+        self._keep = 1.0 - self.alpha
         self.reset()
 
     def reset(self) -> None:
@@ -77,7 +68,7 @@ class EMA:
         x = _args.finite("x", x)
         self.count += 1
         if self.count > self.period:
-            self.value = self.value + self.alpha * (x - self.value)
+            self.value = self.value * self._keep + x * self.alpha
         else:
             self._seed_sum += x
             if self.count == self.period:
@@ -92,12 +83,13 @@ def ema(values, period: int) -> np.ndarray:
 
 
 class WMA:
-    """Linearly weighted moving average (weights 1..n), O(1) per update; TA-Lib's carried sums,
-    recomputed from the window every ``period`` updates."""
+    """Linearly weighted moving average (weights 1..n), O(1) per update: carried weighted and
+    plain sums, recomputed from the window every ~1024 values."""
 
     def __init__(self, period: int) -> None:
         self.period = _args.period("period", period)
-        self._divider = (self.period * (self.period + 1)) >> 1
+        self._inv = 1.0 / ((self.period * (self.period + 1)) >> 1)
+        self._every = resum_every(self.period)
         self._ring = Ring(self.period)
         self.reset()
 
@@ -106,7 +98,7 @@ class WMA:
         self.count = 0
         self._sum = 0.0
         self._sub = 0.0
-        self._trailing = 0.0
+        self._until = self._every
         self._ring.clear()
 
     @property
@@ -117,23 +109,24 @@ class WMA:
         x = _args.finite("x", x)
         self.count += 1
         ring = self._ring
+        if self.count <= self.period:
+            self._sub += x
+            self._sum += x * self.count
+        else:
+            self._sum += x * self.period - self._sub
+            self._sub += x - ring.oldest()
         ring.push(x)
-        if self.count < self.period:
-            return self.value
-        if ring.pos == 0:
+        self._until -= 1
+        if self._until == 0:
+            self._until = self._every
             psub = 0.0
             psum = 0.0
             for j, v in enumerate(ring.data):
                 psub += v
                 psum += v * (j + 1)
             self._sub, self._sum = psub, psum
-        else:
-            self._sub += x
-            self._sub -= self._trailing
-            self._sum += x * self.period
-        self.value = self._sum / self._divider
-        self._sum -= self._sub
-        self._trailing = ring.oldest()
+        if self.count >= self.period:
+            self.value = self._sum * self._inv
         return self.value
 
 

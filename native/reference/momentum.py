@@ -18,6 +18,8 @@ class RSI:
 
     def __init__(self, period: int = 14) -> None:
         self.period = _args.period("period", period)
+        self._keep = (self.period - 1.0) / self.period
+        self._inv = 1.0 / self.period
         self.reset()
 
     def reset(self) -> None:
@@ -39,18 +41,19 @@ class RSI:
             return self.value
         diff = x - self._prev
         self._prev = x
+        up = diff if diff > 0.0 else 0.0
+        down = -diff if diff < 0.0 else 0.0
         p = self.period
-        if self.count > p + 1:
-            self._loss *= p - 1
-            self._gain *= p - 1
-        if diff < 0.0:
-            self._loss -= diff
+        if self.count <= p + 1:
+            self._gain += up
+            self._loss += down
+            if self.count <= p:
+                return self.value
+            self._gain = self._gain / p
+            self._loss = self._loss / p
         else:
-            self._gain += diff
-        if self.count <= p:
-            return self.value
-        self._loss /= p
-        self._gain /= p
+            self._gain = self._gain * self._keep + up * self._inv
+            self._loss = self._loss * self._keep + down * self._inv
         total = self._gain + self._loss
         self.value = 100.0 * (self._gain / total) if total != 0.0 else 0.0
         return self.value
@@ -167,8 +170,7 @@ class Stochastic:
         ll = self._ll.push(low)
         if self.count < fk:
             return self.k
-        diff = (hh - ll) / 100.0
-        fast_k = (close - ll) / diff if diff != 0.0 else 0.0
+        fast_k = 100.0 * (close - ll) / (hh - ll) if hh != ll else 0.0
         slow_k = self._slow_k.push(fast_k)
         if self.count < fk + sk - 1:
             return self.k

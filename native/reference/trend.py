@@ -17,6 +17,8 @@ class ADX:
 
     def __init__(self, period: int = 14) -> None:
         self.period = _args.period("period", period, minimum=2)
+        self._keep = (self.period - 1.0) / self.period
+        self._inv = 1.0 / self.period
         self.reset()
 
     def reset(self) -> None:
@@ -41,20 +43,19 @@ class ADX:
         diff_m = pl - low
         tr = true_range(high, low, pc)
         self._prev = (high, low, close)
+        is_m = diff_m > 0.0 and diff_p < diff_m
+        is_p = not is_m and diff_p > 0.0 and diff_p > diff_m
+        dm_m = diff_m if is_m else 0.0
+        dm_p = diff_p if is_p else 0.0
         if self.count <= p:
-            if diff_m > 0.0 and diff_p < diff_m:
-                self._mdm += diff_m
-            elif diff_p > 0.0 and diff_p > diff_m:
-                self._pdm += diff_p
+            self._mdm += dm_m
+            self._pdm += dm_p
             self._tr += tr
             return self.adx
-        self._mdm -= self._mdm / p
-        self._pdm -= self._pdm / p
-        if diff_m > 0.0 and diff_p < diff_m:
-            self._mdm += diff_m
-        elif diff_p > 0.0 and diff_p > diff_m:
-            self._pdm += diff_p
-        self._tr = self._tr - (self._tr / p) + tr
+        keep = self._keep
+        self._mdm = self._mdm * keep + dm_m
+        self._pdm = self._pdm * keep + dm_p
+        self._tr = self._tr * keep + tr
         if self._tr != 0.0:
             mdi = 100.0 * (self._mdm / self._tr)
             pdi = 100.0 * (self._pdm / self._tr)
@@ -65,7 +66,7 @@ class ADX:
                 if self.count <= 2 * p:
                     self._sum_dx += dx
                 else:
-                    self.adx = ((self.adx * (p - 1)) + dx) / p
+                    self.adx = self.adx * keep + dx * self._inv
         else:
             self.minus_di = self.plus_di = 0.0
         if self.count == 2 * p:

@@ -131,16 +131,22 @@ def true_range(high: float, low: float, prev_close: float) -> float:
 
 
 class ATR:
-    """Average True Range, Wilder smoothing (Wilder 1978), TA-Lib conventions."""
+    """Average True Range, Wilder smoothing (Wilder 1978), TA-Lib conventions; two bars per
+    step on the dependency chain (see the Cython docstring)."""
 
     def __init__(self, period: int = 14) -> None:
         self.period = _args.period("period", period)
+        self._keep = (self.period - 1.0) / self.period
+        self._keep2 = self._keep * self._keep
+        self._inv = 1.0 / self.period
         self.reset()
 
     def reset(self) -> None:
         self.count = 0
         self._prev_close = 0.0
         self._total = 0.0
+        self._anchor = 0.0
+        self._pending = 0.0
         self.value = math.nan
 
     @property
@@ -153,15 +159,19 @@ class ATR:
         self.count += 1
         p = self.period
         if self.count > 1:
-            tr = true_range(high, low, self._prev_close)
             if self.count <= p + 1:
-                self._total += tr
+                self._total += true_range(high, low, self._prev_close)
                 if self.count == p + 1:
                     self.value = self._total / p
+                    self._anchor = self.value
             else:
-                v = self.value * (p - 1)
-                v += tr
-                self.value = v / p
+                c = true_range(high, low, self._prev_close) * self._inv
+                if (self.count - p) & 1 == 0:
+                    self.value = self._anchor * self._keep + c
+                    self._pending = c
+                else:
+                    self._anchor = self._anchor * self._keep2 + (self._pending * self._keep + c)
+                    self.value = self._anchor
         self._prev_close = close
         return self.value
 

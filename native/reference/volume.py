@@ -111,10 +111,9 @@ class OBV:
         self.count += 1
         if self.count == 1:
             self.value = volume
-        elif close > self._prev:
-            self.value += volume
-        elif close < self._prev:
-            self.value -= volume
+        else:
+            sign = float((close > self._prev) - (close < self._prev))
+            self.value += sign * volume
         self._prev = close
         return self.value
 
