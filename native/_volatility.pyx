@@ -126,7 +126,7 @@ def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
 cdef class StdDev:
     """Rolling population standard deviation, O(1) per update; NaN for ``period - 1`` values.
 
-    Shifted sums re-anchored once per window (see ``native/_window.pxd``): no cancellation
+    Shifted sums re-anchored every ~1024 values (see ``native/_window.pxd``): no cancellation
     at high price levels, unlike TA-Lib's ``E[x^2] - E[x]^2``.
     """
 
@@ -479,7 +479,7 @@ cdef class RealizedVolatility:
 
     ``sqrt(sum r^2)`` (Andersen & Bollerslev, "Answering the skeptics", Int. Econ. Review
     1998); with ``periods_per_year`` > 0 it is annualised: ``sqrt(sum r^2 * ppy / period)``.
-    The sum is re-added exactly once per window. NaN for the first ``period`` prices.
+    The sum is re-added exactly every ~1024 values. NaN for the first ``period`` prices.
     """
 
     cdef RealizedState _s

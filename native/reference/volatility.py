@@ -57,7 +57,7 @@ def bbands(values, period: int = 20, nbdev_up: float = 2.0, nbdev_dn: float = 2.
 
 
 class StdDev:
-    """Rolling population standard deviation (shifted sums re-anchored once per window)."""
+    """Rolling population standard deviation (shifted sums, re-anchored every ~1024 values)."""
 
     def __init__(self, period: int = 20) -> None:
         self._m = Moments(_args.period("period", period))

@@ -40,7 +40,7 @@ INDICATORS: tuple[Indicator, ...] = (
     # ---- averages
     _i(name="sma", title="Simple moving average", kernel="average", stream="SMA", batch="sma",
        update_inputs=("x",), inputs=("values",), params=(("period", None),), outputs=("sma",),
-       warmup="period", source="TA-Lib SMA (running sum, re-summed once per window)"),
+       warmup="period", source="TA-Lib SMA (running sum, re-summed every ~1024 values)"),
     _i(name="ema", title="Exponential moving average", kernel="average", stream="EMA", batch="ema",
        update_inputs=("x",), inputs=("values",), params=(("period", None),), outputs=("ema",),
        warmup="period", source="TA-Lib EMA: alpha = 2/(n+1), seeded with the SMA of n"),
