@@ -33,7 +33,7 @@ from titan.execution.ledger import Ledger, Tracked
 from titan.execution.markets import instruments_from_markets
 from titan.execution.placement import Unplaceable, VenueRequest, create_request
 from titan.execution.ratelimit import RateLimiter, RateLimiters
-from titan.execution.reports import CANCELED, CLOSED, EXPIRED, REJECTED, fill_report, order_report
+from titan.execution.reports import CANCELED, CLOSED, EXPIRED, REJECTED, OrderReport, fill_report, order_report
 from titan.execution.retry import RetryPolicy, Step, after_cancel_error, after_create_error, after_lookup, after_query_error
 from titan.execution.venues import VenueProfile, api_path, build_exchange, profile
 
@@ -375,8 +375,17 @@ class CcxtExecutionClient:
             self.apply_trade(t, trade)
         if not rep.is_terminal:
             return
+        if rep.filled is not None and rep.filled > t.filled and self.updates.healthy and not from_create:
+            # the fills are probably a moment behind on the stream: wait for them off this path
+            # (the caller may be the stream loop itself), then read them by REST if still missing
+            self.spawn(self._conclude(t, rep, wait=True), f"conclude:{t.client_order_id}")
+            return
+        await self._conclude(t, rep, wait=False)
+
+    async def _conclude(self, t: Tracked, rep: OrderReport, *, wait: bool) -> None:
+        """Fills first, then the end: canceled/expired, or nothing for a filled order."""
         if rep.filled is not None and rep.filled > t.filled:
-            await self.sync_fills(t, wait=self.updates.healthy)
+            await self.sync_fills(t, wait=wait)
         if rep.status == CLOSED and not rep.ended_unfilled:
             return  # filled: the fills themselves complete the order
         if t.filled < (rep.filled or t.filled):
