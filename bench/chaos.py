@@ -222,9 +222,9 @@ def start_emulator() -> tuple[subprocess.Popen, str]:
 def compare(report: dict, truth: dict) -> list[str]:
     """Where the restarted process's state differs from the emulator's books."""
     problems = []
-    ours = {c: Decimal(v).quantize(EIGHT) for c, v in report["balances"].items()}
-    theirs = {c: Decimal(v).quantize(EIGHT) for c, v in truth["balances"].items() if Decimal(v)}
-    if ours != theirs:
+    ours = {c: Decimal(v) for c, v in report["balances"].items()}
+    theirs = {c: Decimal(v) for c, v in truth["balances"].items() if Decimal(v)}
+    if set(ours) != set(theirs) or any(abs(ours[c] - theirs[c]) > EIGHT for c in ours):
         problems.append(f"balances {ours} vs emulator {theirs}")
     pos = Decimal(report["positions"].get(IID, "0"))
     venue_pos = Decimal(truth["positions"].get(SYMBOL, {}).get("size", "0"))
