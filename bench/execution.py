@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.kit.emulator import API_KEY, API_SECRET, Emulator  # noqa: E402
 from titan.core import events as ev  # noqa: E402
+from titan.execution.ccxt_client import install_limiter  # noqa: E402
 from titan.execution.markets import instruments_from_markets  # noqa: E402
 from titan.execution.placement import create_request  # noqa: E402
 from titan.execution.ratelimit import RateLimiter, VenueLimits, published  # noqa: E402
-from titan.execution.ccxt_client import install_limiter  # noqa: E402
 from titan.execution.venues import build_exchange, profile  # noqa: E402
 
 N = 20_000

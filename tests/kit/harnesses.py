@@ -132,8 +132,11 @@ class SimHarness(Harness):
     """SimExecutionClient on a SimVenue priced by the first recorded Binance USD-M book."""
 
     def __init__(self, name: str = "sim-linear", spot: bool = False) -> None:
-        from titan.execution.sim import SimExecutionClient, SimVenue  # skip-able import (other engineer's)
         from titan.core.clock import SimClock
+        from titan.execution.sim import (  # skip-able import (other engineer's)
+            SimExecutionClient,
+            SimVenue,
+        )
 
         inst = Instrument(symbol="BTC/USDT" if spot else "BTC/USDT:USDT", venue="sim", base="BTC", quote="USDT",
                           kind=InstrumentKind.SPOT if spot else InstrumentKind.PERPETUAL,

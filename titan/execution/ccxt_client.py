@@ -33,8 +33,23 @@ from titan.execution.ledger import Ledger, Tracked
 from titan.execution.markets import instruments_from_markets
 from titan.execution.placement import Unplaceable, VenueRequest, create_request
 from titan.execution.ratelimit import RateLimiter, RateLimiters
-from titan.execution.reports import CANCELED, CLOSED, EXPIRED, REJECTED, OrderReport, fill_report, order_report
-from titan.execution.retry import RetryPolicy, Step, after_cancel_error, after_create_error, after_lookup, after_query_error
+from titan.execution.reports import (
+    CANCELED,
+    CLOSED,
+    EXPIRED,
+    REJECTED,
+    OrderReport,
+    fill_report,
+    order_report,
+)
+from titan.execution.retry import (
+    RetryPolicy,
+    Step,
+    after_cancel_error,
+    after_create_error,
+    after_lookup,
+    after_query_error,
+)
 from titan.execution.venues import VenueProfile, api_path, build_exchange, profile
 
 log = logging.getLogger(__name__)

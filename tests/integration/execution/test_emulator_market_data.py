@@ -8,7 +8,6 @@ import asyncio
 from decimal import Decimal
 
 import ccxt.async_support as accxt
-import ccxt.pro as pro
 import pytest
 
 from tests.kit.emulator.history import resample

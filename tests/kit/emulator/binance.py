@@ -17,7 +17,15 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tests.kit.emulator import history
-from tests.kit.emulator.engine import EmuOrder, EngineError, Exchange, Fill, MarketSpec, Reject, Status
+from tests.kit.emulator.engine import (
+    EmuOrder,
+    EngineError,
+    Exchange,
+    Fill,
+    MarketSpec,
+    Reject,
+    Status,
+)
 from tests.kit.emulator.limits import Cost, Rule, binance_cost
 from tests.kit.emulator.server import BODY, CODE, SECTION, PushSocket, VenueApp
 from tests.kit.emulator.signing import hmac_hex, verify_query_signed

@@ -12,7 +12,15 @@ from decimal import Decimal
 from aiohttp import web
 
 from tests.kit.emulator import history
-from tests.kit.emulator.engine import EmuOrder, EngineError, Exchange, Fill, MarketSpec, Reject, Status
+from tests.kit.emulator.engine import (
+    EmuOrder,
+    EngineError,
+    Exchange,
+    Fill,
+    MarketSpec,
+    Reject,
+    Status,
+)
 from tests.kit.emulator.limits import Cost, Rule, bybit_cost
 from tests.kit.emulator.server import BODY, CODE, PushSocket, VenueApp
 from tests.kit.emulator.signing import hmac_hex, verify_bybit

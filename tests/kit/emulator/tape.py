@@ -17,9 +17,9 @@ from __future__ import annotations
 import csv
 import gzip
 from collections.abc import Iterator
-from functools import lru_cache
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "emulator"
