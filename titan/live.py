@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -36,6 +37,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from titan import __version__
 from titan.app import Edge, Session
@@ -248,6 +251,8 @@ class LiveRunner:
         if self.edge.market == "venue":
             self._start_kernel()
         await self._start_feeds()
+        gc.collect()
+        gc.freeze()  # a daemon's set-up objects live forever: keep them out of every GC pass
         log.info("ready: %d phase(s) [%s], %d instrument(s), policy %s", len(s.phases),
                  ", ".join(p.owner for p in s.phases), len(s.instruments), s.policy_hash[:12])
 
@@ -339,6 +344,11 @@ class LiveRunner:
         kernel, clock, sim = s.kernel, s.clock, self._sim
         try:
             ts = evt.ts_event  # type: ignore[attr-defined]
+            if ts == evt.ts_init and self._kernel_started:  # type: ignore[attr-defined]
+                # stamped on arrival (a book rebuilt from a REST snapshot before any diff):
+                # it carries no data time; give it the data clock's, never the wall's
+                ts = clock.now_ns()
+                evt = msgspec.structs.replace(evt, ts_event=ts)  # type: ignore[type-var]
             if not self._kernel_started:
                 clock.advance_to(ts)
                 self._start_kernel()
@@ -390,8 +400,6 @@ class LiveRunner:
         try:
             if isinstance(s.clock, SimClock) and e.ts_event != s.clock.now_ns():
                 # health is stamped on the receive clock; the kernel runs on the data's time
-                import msgspec
-
                 e = msgspec.structs.replace(e, ts_event=s.clock.now_ns(), ts_init=s.clock.now_ns())
             s.kernel.on_system(e)
             self._flush_venue()

@@ -32,3 +32,32 @@ class RestingBid(Phase):
         price = inst.round_price(trade.price * (1 - self.params.below_bps / 1e4), ev.Side.BUY)
         return [self.buy(trade.instrument_id, self.params.qty, price=price, post_only=True,
                          tag="rest")]
+
+
+class BookTaker(Phase):
+    """Reads the L2 book (rebuilt from the REST snapshot plus diffs) and the trades; buys once,
+    at market, on the first trade after the book is known."""
+
+    name = "book_taker"
+    family = "hunter"
+
+    def __init__(self, params=None, **kw):
+        super().__init__(params, **kw)
+        self.book_events = 0
+        self.snapshots = 0
+        self.done = False
+
+    def subscriptions(self):
+        return tuple(Stream(kind=k, instrument_id=i) for i in self.instruments
+                     for k in ("book", "trade"))
+
+    def on_book(self, delta: ev.BookDelta):
+        self.book_events += 1
+        self.snapshots += delta.is_snapshot
+        return None
+
+    def on_trade(self, trade: ev.Trade):
+        if self.done or not self.snapshots:
+            return None
+        self.done = True
+        return [self.buy(trade.instrument_id, 0.002, tag="after_book")]

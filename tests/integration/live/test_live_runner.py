@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
 from decimal import Decimal
 
 import orjson
@@ -156,3 +157,37 @@ def test_trades_journal_rotates_and_compresses_without_losing_a_line(tmp_path):
         lines += gzip.decompress(p.read_bytes()).splitlines()
     lines += (tmp_path / "trades.jsonl").read_bytes().splitlines()
     assert sorted(orjson.loads(x)["client_order_id"] for x in lines) == sorted(fills)
+
+
+def test_book_strategy_trades_on_replayed_data_time(tmp_path):
+    """A phase on the L2 book (REST snapshot + diffs through the real feed) trades in paper mode
+    on the data's clock. The feed stamps a book rebuilt from a REST snapshot before any diff
+    with its arrival time (no venue time yet): on replayed data that must not drag the kernel's
+    clock to the wall clock, or every mark would look years stale and every order be denied."""
+    cfg = make_config(tmp_path, strategies=[{"path": "tests.integration.live.phases:BookTaker",
+                                             "name": "taker", "phase": "hunter"}])
+
+    async def main():
+        async with Session(cfg, tmp_path) as s:
+            assert await s.finished() == 0
+            return s.runner
+
+    runner = asyncio.run(main())
+    phase = runner.session.phases[0]
+    frames = Recording.load(bundled_sample()).frames
+    assert phase.snapshots >= 1 and phase.book_events > 100
+    assert runner.session.clock.now_ns() <= frames[-1].ts + 10**9 * 60  # data time, not 2026
+    log = entries(tmp_path)
+    decisions = [m for m in log if isinstance(m, ev.OrderApproved | ev.OrderDenied)]
+    assert [type(m) for m in decisions] == [ev.OrderApproved]
+    assert sum(isinstance(m, ev.OrderFilled) for m in log) == 1
+    # a snapshot event stamped on arrival (wall clock) takes the data clock's time instead
+    clock, state = runner.session.clock, runner.session.state
+    before = clock.now_ns()
+    wall = time.time_ns()
+    iid = phase.instruments[0]
+    runner._on_replay_event(ev.BookDelta(instrument_id=iid, ts_event=wall, ts_init=wall,
+                                         bids=((61000.0, 1.0),), asks=((61001.0, 1.0),),
+                                         is_snapshot=True))
+    assert clock.now_ns() == before and state.mark_ts(iid) == before
+    assert not runner.faults
