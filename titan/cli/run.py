@@ -33,21 +33,21 @@ def parse_duration(text: str) -> float:
 
 @app.command()
 def run(
-    config: Path = typer.Option(None, "--config", "-c", help="Config file (default: ./config.toml, "
+    config: Path = typer.Option(None, "--config", "-c", help="Config file (default: ./config.toml, "  # noqa: B008
                                 "else built-in defaults)."),
     paper: bool = typer.Option(False, "--paper", help="Simulated fills (the default mode)."),
     live: bool = typer.Option(False, "--live", help="Real orders on the enabled venues; keys "
                               "from TITAN_<VENUE>_API_KEY / _API_SECRET."),
     venue: str = typer.Option(None, "--venue", help="Paper on this venue's live market data "
                               "(bybit, binance, binanceusdm)."),
-    replay: list[Path] = typer.Option(None, "--replay", help="Market data from this raw "
+    replay: list[Path] = typer.Option(None, "--replay", help="Market data from this raw "  # noqa: B008
                                       "recording (repeatable) instead of the venues."),
     speed: float = typer.Option(None, "--speed", help="Replay speed, x real time (0 = as fast "
                                 "as possible; default [paper] speed)."),
     duration: str = typer.Option("", "--duration", help="Stop after this long (90, 90s, 5m, 2h)."),
     headless: bool = typer.Option(False, "--headless", help="No dashboard; JSON log lines on "
                                   "stderr (systemd)."),
-    data_dir: Path = typer.Option(None, "--data-dir", help="Override titan.data_dir (event log, "
+    data_dir: Path = typer.Option(None, "--data-dir", help="Override titan.data_dir (event log, "  # noqa: B008
                                   "trades journal)."),
 ) -> None:
     """Run the trading daemon (paper by default). Stop with Ctrl-C or SIGTERM."""
@@ -83,10 +83,28 @@ def run(
     from titan.live import run_session
 
     runner = run_session(cfg, edge, data_dir=ddir, dashboard=dashboard)
+    if not headless and runner.session.kernel is not None:
+        for line in closing_summary(runner.status(), runner.stop_reason):
+            typer.echo(line)
     if runner.exit_code == 2:
         raise fail(runner.error or "startup failed")
     if runner.exit_code:
         raise typer.Exit(runner.exit_code)
+
+
+def closing_summary(st: dict, reason: str) -> list[str]:
+    """What a finished session did, for the terminal (the JSON logs say it too)."""
+    c = st.get("counters", {})
+    lines = [f"titan {st['edge']}: stopped ({reason})",
+             f"  {c.get('market', 0):,} market events, {c.get('submitted', 0)} orders, "
+             f"{c.get('denied', 0)} denied, {st.get('fills', 0)} fills",
+             f"  equity {st['equity']:,.2f} {st.get('currency', '')}, drawdown "
+             f"{st['drawdown']:.2%}, breaker {st['breaker']}"]
+    for p in st.get("net_positions", []):
+        lines.append(f"  open position {p['instrument_id']}: {p['quantity']} @ {p['avg_price']}")
+    journal = st.get("journal", {}).get("path", "")
+    lines.append(f"  journal {journal} (titan inspect {journal}; titan explain ID --log {journal})")
+    return lines
 
 
 def _logging(cfg, *, headless: bool, dashboard: bool, data_dir: Path) -> None:

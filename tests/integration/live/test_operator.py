@@ -13,8 +13,11 @@ import time
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 from tests.integration.live.conftest import TOKEN, Session, entries, make_config
+from tests.unit.ops.test_alerts import Receiver
+from titan.cli import app
 from titan.core import events as ev
 
 
@@ -28,10 +31,17 @@ def metric(text: str, name: str, **labels: str) -> float | None:
 
 def test_api_answers_and_only_the_token_controls(tmp_path, caplog):
     cfg = make_config(tmp_path)
-    env = {"TITAN_OPERATOR_TOKEN": TOKEN}
     wrong = "not-the-token-1234567"
 
     async def main():
+        async with Receiver() as hook:
+            env = {"TITAN_OPERATOR_TOKEN": TOKEN, "TITAN_ALERT_WEBHOOK": hook.url}
+            out = await session(env)
+            await asyncio.sleep(0)
+            out["webhook"] = list(hook.bodies)
+            return out
+
+    async def session(env):
         async with Session(cfg, tmp_path, env=env, duration_s=60) as s, aiohttp.ClientSession() as http:
             r = s.runner
             await s.until(lambda: r.server is not None and r.server.finished.is_set()
@@ -60,6 +70,14 @@ def test_api_answers_and_only_the_token_controls(tmp_path, caplog):
             async with http.post(f"{s.url}/resume", headers=auth) as resp:
                 out["resume"] = (resp.status, await resp.json())
             out["submitted"] = r.session.kernel.counters["submitted"]
+            cli = CliRunner()
+            out["cli_status"] = await asyncio.to_thread(cli.invoke, app, ["status", "--url", s.url])
+            out["cli_halt_no_token"] = await asyncio.to_thread(
+                cli.invoke, app, ["halt", "--url", s.url], env={"TITAN_OPERATOR_TOKEN": ""})
+            out["cli_halt"] = await asyncio.to_thread(
+                cli.invoke, app, ["halt", "--url", s.url, "--reason", "from the cli"],
+                env={"TITAN_OPERATOR_TOKEN": TOKEN})
+            await s.until(lambda: r.alerts.sent >= 3 or r.alerts.failed)
             return out
 
     with caplog.at_level(logging.WARNING):
@@ -94,8 +112,19 @@ def test_api_answers_and_only_the_token_controls(tmp_path, caplog):
     log = entries(tmp_path)
     changes = [(m.new.value, m.reason) for m in log if isinstance(m, ev.BreakerChanged)]
     assert changes[0] == ("HALTED", "operator: lunch")
-    assert changes[-1][0] == "NORMAL"
+    assert [c[0] for c in changes][-2:] == ["NORMAL", "HALTED"]  # resumed, then the CLI halt
+    assert changes[-1][1] == "operator: from the cli"
     assert any(isinstance(m, ev.EmergencyFlatten) for m in log)
+    st_out = out["cli_status"]
+    assert st_out.exit_code == 0 and "breaker    NORMAL" in st_out.output
+    assert "activity   5213 market events" in st_out.output
+    assert out["cli_halt_no_token"].exit_code == 2
+    assert "TITAN_OPERATOR_TOKEN is not set" in out["cli_halt_no_token"].output
+    assert out["cli_halt"].exit_code == 0
+    assert "halt: breaker HALTED (operator: from the cli)" in out["cli_halt"].output
+    texts = [b["text"] for b in out["webhook"]]
+    assert any("breaker NORMAL -> HALTED" in t and "lunch" in t for t in texts)
+    assert any("EMERGENCY FLATTEN" in t for t in texts)
 
 
 def test_control_is_impossible_without_a_configured_token(tmp_path):
