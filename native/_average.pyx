@@ -65,44 +65,50 @@ cdef class SMA:
         return sma_step(&self._s, x)
 
 
+cdef double sma_into(const double* x, Py_ssize_t n, long p, double* out) noexcept nogil:
+    """Batch SMA into ``out``: the operations of ``SMA.update``, in order, split so the main
+    loop has no warm-up branch (``until`` cannot reach 0 before index ``every - 1``).
+    Returns the check sum: 0 unless an input is NaN/inf."""
+    cdef Py_ssize_t i, j
+    cdef double total = 0.0, inv = 1.0 / p, v, chk = 0.0
+    cdef long every = resum_every(p), until = every - p
+    for i in range(p):
+        v = x[i]
+        chk += v - v
+        total += v
+        out[i] = NAN
+    if until == 0:
+        until = every
+        total = 0.0
+        for j in range(p):
+            total += x[j]
+    out[p - 1] = total * inv
+    for i in range(p, n):
+        v = x[i]
+        chk += v - v
+        total += v - x[i - p]
+        until -= 1
+        if until == 0:
+            until = every
+            total = 0.0
+            for j in range(i - p + 1, i + 1):
+                total += x[j]
+        out[i] = total * inv
+    return chk
+
+
 def sma(values, period):
     """Batch SMA: NaN for the first ``period - 1`` points, then the mean of the last
     ``period`` (TA-Lib's lookback)."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef Py_ssize_t n = x.shape[0], i, j
+    cdef Py_ssize_t n = x.shape[0]
     cdef long p = to_period("period", period, n)
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
-    cdef double total = 0.0, inv = 1.0 / p, v
-    cdef long every = resum_every(p), until = every
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf
+    cdef double chk
     with nogil:
-        # the same operations as SMA.update, split so the main loop has no warm-up branch
-        # (``until`` cannot reach 0 before index every - 1 >= p - 1)
-        for i in range(p):
-            v = x[i]
-            chk += v - v
-            total += v
-            out[i] = NAN
-        until -= p
-        if until == 0:
-            until = every
-            total = 0.0
-            for j in range(p):
-                total += x[j]
-        out[p - 1] = total * inv
-        for i in range(p, n):
-            v = x[i]
-            chk += v - v
-            total += v - x[i - p]
-            until -= 1
-            if until == 0:
-                until = every
-                total = 0.0
-                for j in range(i - p + 1, i + 1):
-                    total += x[j]
-            out[i] = total * inv
+        chk = sma_into(&x[0], n, p, &out[0])
     if chk != 0.0:
         check_series("values", arr)
     return out_arr
@@ -152,21 +158,30 @@ cdef class EMA:
         return self.value
 
 
+cdef double ema_into(const double* x, Py_ssize_t n, long p, double* out) noexcept nogil:
+    """Batch EMA into ``out`` (``EMA.update``'s operations); returns the check sum."""
+    cdef Py_ssize_t i
+    cdef double v, chk = 0.0
+    cdef EmaState e
+    ema_init(&e, p)
+    for i in range(n):
+        v = x[i]
+        chk += v - v
+        out[i] = ema_step(&e, v)
+    return chk
+
+
 def ema(values, period):
     """Batch EMA: NaN for the first ``period - 1`` points, then TA-Lib's SMA-seeded EMA."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef Py_ssize_t n = x.shape[0], i
+    cdef Py_ssize_t n = x.shape[0]
     cdef long p = to_period("period", period, n)
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
-    cdef EmaState e
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
-    ema_init(&e, p)
+    cdef double chk
     with nogil:
-        for i in range(n):
-            chk += x[i] - x[i]
-            out[i] = ema_step(&e, x[i])
+        chk = ema_into(&x[0], n, p, &out[0])
     if chk != 0.0:
         check_series("values", arr)
     return out_arr
@@ -241,50 +256,57 @@ cdef class WMA:
         return self.value
 
 
-def wma(values, period):
-    """Batch WMA: NaN for the first ``period - 1`` points, then the weighted mean (weights
-    1..n) of the last ``period`` (TA-Lib's lookback)."""
-    arr = as_array("values", values)
-    cdef const double[::1] x = arr
-    cdef Py_ssize_t n = x.shape[0], i, j
-    cdef long p = to_period("period", period, n)
-    out_arr = np.empty(n, dtype=np.float64)
-    cdef double[::1] out = out_arr
-    cdef double psum = 0.0, psub = 0.0, v, inv = 1.0 / ((p * (p + 1)) >> 1)
+cdef double wma_into(const double* x, Py_ssize_t n, long p, double* out) noexcept nogil:
+    """Batch WMA into ``out`` (``WMA.update``'s operations); returns the check sum."""
+    cdef Py_ssize_t i, j
+    cdef double psum = 0.0, psub = 0.0, v, inv = 1.0 / ((p * (p + 1)) >> 1), chk = 0.0
     cdef long every = resum_every(p), until = every
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf
-    with nogil:
-        for i in range(p):
-            v = x[i]
-            chk += v - v
+    for i in range(p):
+        v = x[i]
+        chk += v - v
+        psub += v
+        psum += v * (i + 1)
+        out[i] = NAN
+    until -= p
+    if until == 0:
+        until = every
+        psub = 0.0
+        psum = 0.0
+        for j in range(p):
+            v = x[j]
             psub += v
-            psum += v * (i + 1)
-            out[i] = NAN
-        until -= p
+            psum += v * (j + 1)
+    out[p - 1] = psum * inv
+    for i in range(p, n):
+        v = x[i]
+        chk += v - v
+        psum += v * p - psub
+        psub += v - x[i - p]
+        until -= 1
         if until == 0:
             until = every
             psub = 0.0
             psum = 0.0
             for j in range(p):
-                v = x[j]
+                v = x[i - p + 1 + j]
                 psub += v
                 psum += v * (j + 1)
-        out[p - 1] = psum * inv
-        for i in range(p, n):
-            v = x[i]
-            chk += v - v
-            psum += v * p - psub
-            psub += v - x[i - p]
-            until -= 1
-            if until == 0:
-                until = every
-                psub = 0.0
-                psum = 0.0
-                for j in range(p):
-                    v = x[i - p + 1 + j]
-                    psub += v
-                    psum += v * (j + 1)
-            out[i] = psum * inv
+        out[i] = psum * inv
+    return chk
+
+
+def wma(values, period):
+    """Batch WMA: NaN for the first ``period - 1`` points, then the weighted mean (weights
+    1..n) of the last ``period`` (TA-Lib's lookback)."""
+    arr = as_array("values", values)
+    cdef const double[::1] x = arr
+    cdef Py_ssize_t n = x.shape[0]
+    cdef long p = to_period("period", period, n)
+    out_arr = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    cdef double chk
+    with nogil:
+        chk = wma_into(&x[0], n, p, &out[0])
     if chk != 0.0:
         check_series("values", arr)
     return out_arr

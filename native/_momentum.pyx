@@ -115,22 +115,31 @@ cdef class RSI:
         return rsi_step(&self._s, x)
 
 
+cdef double rsi_into(const double* x, Py_ssize_t n, long p, double* out) noexcept nogil:
+    """Batch RSI into ``out`` (``RSI.update``'s operations); returns the check sum."""
+    cdef Py_ssize_t i
+    cdef double v, chk = 0.0
+    cdef RsiState s
+    rsi_init(&s, p)
+    for i in range(n):
+        v = x[i]
+        chk += v - v
+        out[i] = rsi_step(&s, v)
+    return chk
+
+
 def rsi(values, period=14):
     """Batch RSI (Wilder, TA-Lib conventions): NaN for the first ``period`` points."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef Py_ssize_t n = x.shape[0], i
-    cdef RsiState s
+    cdef Py_ssize_t n = x.shape[0]
     cdef long p = to_period("period", period, n)
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
+    cdef double chk
     check_length("values", n, p + 1, "period + 1")
-    rsi_init(&s, p)
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
     with nogil:
-        for i in range(n):
-            chk += x[i] - x[i]
-            out[i] = rsi_step(&s, x[i])
+        chk = rsi_into(&x[0], n, p, &out[0])
     if chk != 0.0:
         check_series("values", arr)
     return out_arr
@@ -237,31 +246,41 @@ cdef class MACD:
         return self._s.macd
 
 
+cdef double macd_into(const double* x, Py_ssize_t n, long f, long sl, long sg, double* line,
+                      double* sig, double* hist) noexcept nogil:
+    """Batch MACD (``MACD.update``'s operations); returns the check sum."""
+    cdef Py_ssize_t i
+    cdef double v, chk = 0.0
+    cdef MacdState s
+    macd_init(&s, f, sl, sg)
+    for i in range(n):
+        v = x[i]
+        chk += v - v
+        macd_step(&s, v)
+        line[i] = s.macd
+        sig[i] = s.sig
+        hist[i] = s.hist
+    return chk
+
+
 def macd(values, fast=12, slow=26, signal=9):
     """Batch MACD (TA-Lib conventions): ``(macd, signal, hist)``, NaN for the first
     ``slow + signal - 2`` points."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
-    cdef Py_ssize_t n = x.shape[0], i
+    cdef Py_ssize_t n = x.shape[0]
     cdef long f = to_period("fast", fast, n)
     cdef long sl = to_period("slow", slow, n)
     cdef long sg = to_period("signal", signal, n)
+    cdef double chk
     check_macd(f, sl)
     check_length("values", n, sl + sg - 1, "slow + signal - 1")
-    cdef MacdState s
-    macd_init(&s, f, sl, sg)
     line_arr = np.empty(n, dtype=np.float64)
     sig_arr = np.empty(n, dtype=np.float64)
     hist_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] line = line_arr, sig = sig_arr, hist = hist_arr
     with nogil:
-        for i in range(n):
-            chk += x[i] - x[i]
-            macd_step(&s, x[i])
-            line[i] = s.macd
-            sig[i] = s.sig
-            hist[i] = s.hist
+        chk = macd_into(&x[0], n, f, sl, sg, &line[0], &sig[0], &hist[0])
     if chk != 0.0:
         check_series("values", arr)
     return line_arr, sig_arr, hist_arr
@@ -386,11 +405,29 @@ cdef class Stochastic:
         return self._s.k
 
 
+cdef double stoch_into(StochState* s, const double* h, const double* l, const double* c,
+                       Py_ssize_t n, double* k, double* d, double* tmp) noexcept nogil:
+    """Batch slow stochastic; returns the check sum (0 unless NaN/inf or an inverted bar)."""
+    cdef Py_ssize_t i
+    cdef double vh, vl, vc, chk = 0.0
+    # highest high into k, lowest low into d (exactly the deque's values), then the steps
+    rolling_range_into(h, l, n, s.fastk_period, k, d, tmp)
+    for i in range(n):
+        vh = h[i]
+        vl = l[i]
+        vc = c[i]
+        chk += (vh - vh) + (vl - vl) + (vc - vc) + (vl - vh if vl > vh else 0.0)
+        stoch_step_hl(s, k[i], d[i], vc)
+        k[i] = s.k
+        d[i] = s.d
+    return chk
+
+
 def stoch(high, low, close, fastk_period=5, slowk_period=3, slowd_period=3):
     """Batch slow stochastic (TA-Lib conventions): ``(slowk, slowd)``, NaN for the first
     ``fastk + slowk + slowd - 3`` points."""
     h_arr = as_array("high", high)
-    cdef Py_ssize_t n = h_arr.shape[0], i
+    cdef Py_ssize_t n = h_arr.shape[0]
     l_arr = array_like("low", low, n)
     c_arr = array_like("close", close, n)
     cdef const double[::1] h = h_arr, l = l_arr, c = c_arr
@@ -399,22 +436,16 @@ def stoch(high, low, close, fastk_period=5, slowk_period=3, slowd_period=3):
     cdef long sd = to_period("slowd_period", slowd_period, n)
     check_length("high", n, fk + sk + sd - 2, "fastk + slowk + slowd - 2")
     cdef StochState s
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
+    cdef double chk = 0.0
+    cdef double* tmp = NULL
     stoch_init(&s, fk, sk, sd)
     k_arr = np.empty(n, dtype=np.float64)
     d_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] k = k_arr, d = d_arr
-    cdef double* tmp = NULL
     try:
         tmp = alloc_doubles(2 * fk)
         with nogil:
-            # highest high into k, lowest low into d (exactly the deque's values), then the step
-            rolling_range_into(&h[0], &l[0], n, fk, &k[0], &d[0], tmp)
-            for i in range(n):
-                chk += (h[i] - h[i]) + (l[i] - l[i]) + (c[i] - c[i]) + (l[i] - h[i] if l[i] > h[i] else 0.0)
-                stoch_step_hl(&s, k[i], d[i], c[i])
-                k[i] = s.k
-                d[i] = s.d
+            chk = stoch_into(&s, &h[0], &l[0], &c[0], n, &k[0], &d[0], tmp)
     finally:
         free(tmp)
         stoch_free(&s)

@@ -173,30 +173,42 @@ cdef class ADX:
         return self._s.adx
 
 
+cdef double adx_into(const double* h, const double* l, const double* c, Py_ssize_t n, long p,
+                     double* a, double* pdi, double* mdi) noexcept nogil:
+    """Batch ADX (``ADX.update``'s operations); returns the check sum."""
+    cdef Py_ssize_t i
+    cdef double vh, vl, vc, chk = 0.0
+    cdef AdxState s
+    adx_init(&s, p)
+    for i in range(n):
+        vh = h[i]
+        vl = l[i]
+        vc = c[i]
+        chk += (vh - vh) + (vl - vl) + (vc - vc) + (vl - vh if vl > vh else 0.0)
+        adx_step(&s, vh, vl, vc)
+        a[i] = s.adx
+        pdi[i] = s.plus_di
+        mdi[i] = s.minus_di
+    return chk
+
+
 def adx(high, low, close, period=14):
     """Batch ADX (Wilder, TA-Lib conventions): ``(adx, plus_di, minus_di)``; ADX is NaN for
     the first ``2 * period - 1`` points, the DIs for the first ``period``."""
     h_arr = as_array("high", high)
-    cdef Py_ssize_t n = h_arr.shape[0], i
+    cdef Py_ssize_t n = h_arr.shape[0]
     l_arr = array_like("low", low, n)
     c_arr = array_like("close", close, n)
     cdef const double[::1] h = h_arr, l = l_arr, c = c_arr
-    cdef AdxState s
     cdef long p = to_period("period", period, n, 2)
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
+    cdef double chk
     check_length("high", n, 2 * p, "2 * period")
-    adx_init(&s, p)
     adx_arr = np.empty(n, dtype=np.float64)
     pdi_arr = np.empty(n, dtype=np.float64)
     mdi_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] a = adx_arr, pdi = pdi_arr, mdi = mdi_arr
     with nogil:
-        for i in range(n):
-            chk += (h[i] - h[i]) + (l[i] - l[i]) + (c[i] - c[i]) + (l[i] - h[i] if l[i] > h[i] else 0.0)
-            adx_step(&s, h[i], l[i], c[i])
-            a[i] = s.adx
-            pdi[i] = s.plus_di
-            mdi[i] = s.minus_di
+        chk = adx_into(&h[0], &l[0], &c[0], n, p, &a[0], &pdi[0], &mdi[0])
     if chk != 0.0:
         check_series("high", h_arr)
         check_series("low", l_arr)

@@ -86,14 +86,30 @@ cdef class BollingerBands:
         return self._s.middle
 
 
+cdef double bbands_into(BandsState* s, const double* x, Py_ssize_t n, double* up, double* mid,
+                        double* lo, double* bw) noexcept nogil:
+    """Batch Bollinger Bands (``BollingerBands.update``'s operations); returns the check sum."""
+    cdef Py_ssize_t i
+    cdef double v, chk = 0.0
+    for i in range(n):
+        v = x[i]
+        chk += v - v
+        bands_step(s, v)
+        up[i] = s.upper
+        mid[i] = s.middle
+        lo[i] = s.lower
+        bw[i] = s.bandwidth
+    return chk
+
+
 def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
     """Batch Bollinger Bands: ``(upper, middle, lower, bandwidth)`` (TA-Lib's order, plus
     bandwidth), NaN for the first ``period - 1`` points; population stdev as TA-Lib."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
-    cdef Py_ssize_t n = x.shape[0], i
+    cdef Py_ssize_t n = x.shape[0]
     cdef BandsState s
+    cdef double chk
     cdef long p = to_period("period", period, n)
     s.nbdev_up = to_number("nbdev_up", nbdev_up, 0.0, 1e6)
     s.nbdev_dn = to_number("nbdev_dn", nbdev_dn, 0.0, 1e6)
@@ -106,13 +122,7 @@ def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
     cdef double[::1] up = up_arr, mid = mid_arr, lo = lo_arr, bw = bw_arr
     try:
         with nogil:
-            for i in range(n):
-                chk += x[i] - x[i]
-                bands_step(&s, x[i])
-                up[i] = s.upper
-                mid[i] = s.middle
-                lo[i] = s.lower
-                bw[i] = s.bandwidth
+            chk = bbands_into(&s, &x[0], n, &up[0], &mid[0], &lo[0], &bw[0])
     finally:
         ring_free(&s.m.ring)
     if chk != 0.0:
@@ -121,6 +131,11 @@ def bbands(values, period=20, nbdev_up=2.0, nbdev_dn=2.0):
 
 
 # ---- rolling standard deviation and z-score ---------------------------------------------------
+
+cdef inline double zscore_of(Moments* m, double x) noexcept nogil:
+    cdef double sd = sqrt(moments_variance(m))
+    return (x - m.mean) / sd if sd != 0.0 else 0.0
+
 
 @cython.final
 cdef class StdDev:
@@ -167,33 +182,37 @@ cdef class StdDev:
         return self.value
 
 
+cdef double stddev_into(Moments* m, const double* x, Py_ssize_t n, long p,
+                        double* out) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double v, chk = 0.0
+    for i in range(n):
+        v = x[i]
+        chk += v - v
+        moments_push(m, v)
+        out[i] = sqrt(moments_variance(m)) if m.ring.count >= p else NAN
+    return chk
+
+
 def stddev(values, period=20):
     """Batch rolling population standard deviation; NaN for the first ``period - 1`` points."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
-    cdef Py_ssize_t n = x.shape[0], i
+    cdef Py_ssize_t n = x.shape[0]
     cdef long p = to_period("period", period, n)
+    cdef double chk
     cdef Moments m
     moments_init(&m, p)
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
     try:
         with nogil:
-            for i in range(n):
-                chk += x[i] - x[i]
-                moments_push(&m, x[i])
-                out[i] = sqrt(moments_variance(&m)) if m.ring.count >= p else NAN
+            chk = stddev_into(&m, &x[0], n, p, &out[0])
     finally:
         ring_free(&m.ring)
     if chk != 0.0:
         check_series("values", arr)
     return out_arr
-
-
-cdef inline double zscore_of(Moments* m, double x) noexcept nogil:
-    cdef double sd = sqrt(moments_variance(m))
-    return (x - m.mean) / sd if sd != 0.0 else 0.0
 
 
 @cython.final
@@ -238,23 +257,32 @@ cdef class ZScore:
         return self.value
 
 
+cdef double zscore_into(Moments* m, const double* x, Py_ssize_t n, long p,
+                        double* out) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double v, chk = 0.0
+    for i in range(n):
+        v = x[i]
+        chk += v - v
+        moments_push(m, v)
+        out[i] = zscore_of(m, v) if m.ring.count >= p else NAN
+    return chk
+
+
 def zscore(values, period=20):
     """Batch rolling z-score; NaN for the first ``period - 1`` points, 0 where flat."""
     arr = as_array("values", values)
     cdef const double[::1] x = arr
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
-    cdef Py_ssize_t n = x.shape[0], i
+    cdef Py_ssize_t n = x.shape[0]
     cdef long p = to_period("period", period, n)
+    cdef double chk
     cdef Moments m
     moments_init(&m, p)
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
     try:
         with nogil:
-            for i in range(n):
-                chk += x[i] - x[i]
-                moments_push(&m, x[i])
-                out[i] = zscore_of(&m, x[i]) if m.ring.count >= p else NAN
+            chk = zscore_into(&m, &x[0], n, p, &out[0])
     finally:
         ring_free(&m.ring)
     if chk != 0.0:

@@ -216,23 +216,34 @@ cdef class OBV:
         return obv_step(&self._s, close, volume)
 
 
+cdef double obv_into(const double* c, const double* v, Py_ssize_t n, double* out) noexcept nogil:
+    """Batch OBV (``OBV.update``'s operations); returns the check sum (0 unless NaN/inf or a
+    negative volume)."""
+    cdef Py_ssize_t i
+    cdef double vc, vv, chk = 0.0
+    cdef ObvState s
+    s.count = 0
+    s.prev = 0.0
+    s.value = NAN
+    for i in range(n):
+        vc = c[i]
+        vv = v[i]
+        chk += (vc - vc) + (vv - vv) + (-vv if vv < 0.0 else 0.0)
+        out[i] = obv_step(&s, vc, vv)
+    return chk
+
+
 def obv(close, volume):
     """Batch On-Balance Volume (TA-Lib conventions: defined from the first point)."""
     c_arr = as_array("close", close)
     cdef Py_ssize_t n = c_arr.shape[0], i
     v_arr = array_like("volume", volume, n)
     cdef const double[::1] c = c_arr, v = v_arr
-    cdef ObvState s
-    cdef double chk = 0.0  # stays 0 unless an input is NaN/inf or a bar is inverted
-    s.count = 0
-    s.prev = 0.0
-    s.value = NAN
+    cdef double chk
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
     with nogil:
-        for i in range(n):
-            chk += (c[i] - c[i]) + (v[i] - v[i]) + (-v[i] if v[i] < 0.0 else 0.0)
-            out[i] = obv_step(&s, c[i], v[i])
+        chk = obv_into(&c[0], &v[0], n, &out[0])
     if chk != 0.0:
         check_series("close", c_arr)
         check_series("volume", v_arr)
