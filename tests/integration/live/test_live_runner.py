@@ -100,6 +100,7 @@ def test_a_crashing_task_or_event_halts_new_risk_and_the_daemon_lives_on(tmp_pat
             assert r.session.brain.breaker is ev.BreakerState.NORMAL
             r._on_replay_event(ev.TimeEvent(name="not market data", ts_event=1, ts_init=1))
             reason2 = r.session.brain.breaker_reason
+            await r.reconcile_sweep()  # the scheduler's operational job, run now
             status = r.status()
             await r.session.dead_letters.flush()
             letters = r.session.dead_letters.list()
@@ -115,6 +116,9 @@ def test_a_crashing_task_or_event_halts_new_risk_and_the_daemon_lives_on(tmp_pat
     halts = [m for m in log if isinstance(m, ev.BreakerChanged) and m.new is ev.BreakerState.HALTED]
     assert len(halts) == 2
     assert isinstance(log[-1], ev.SessionStopped) and log[-1].clean
+    sweeps = [m for m in log if isinstance(m, ev.ReconciliationCompleted) and not m.startup]
+    assert len(sweeps) == 1 and sweeps[0].ok and sweeps[0].discrepancies == 0
+    assert status["truth_score"] == 100.0
 
 
 def test_shutdown_cancels_open_orders_or_leaves_them_as_configured(tmp_path):

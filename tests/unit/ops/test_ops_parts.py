@@ -222,3 +222,38 @@ def test_only_the_exact_bearer_token_authorizes(token, given_token, scheme):
     assert api.authorized(f"Bearer {token}")
     none = OperatorApi(status=dict, metrics=bytes, control=lambda a, r: {}, explain=None, token=None)
     assert not none.authorized(f"Bearer {token}")
+
+
+# ---- scheduler -------------------------------------------------------------------------------
+
+
+def test_scheduler_runs_jobs_and_survives_a_failing_one():
+    import asyncio
+
+    from titan.ops.scheduler import OpsScheduler
+
+    runs = []
+
+    async def ok():
+        runs.append(1)
+
+    async def bad():
+        raise RuntimeError("boom")
+
+    async def main():
+        s = OpsScheduler()
+        s.every("ok", 0.05, ok)
+        s.every("bad", 0.05, bad)
+        s.daily("report", 0, 0, ok)
+        s.start()
+        for _ in range(100):
+            if s.runs["ok"] >= 2 and s.failures["bad"] >= 2:
+                break
+            await asyncio.sleep(0.02)
+        jobs = s.jobs()
+        s.shutdown()
+        return s, jobs
+
+    s, jobs = asyncio.run(main())
+    assert s.runs["ok"] >= 2 and s.failures["bad"] >= 2 and s.runs["bad"] == 0
+    assert set(jobs) == {"ok", "bad", "report"} and jobs["report"].endswith("00:00:00+00:00")
