@@ -86,9 +86,9 @@ def run(
     if not headless and runner.session.kernel is not None:
         for line in closing_summary(runner.status(), runner.stop_reason):
             typer.echo(line)
-    if runner.exit_code == 2:
-        raise fail(runner.error or "startup failed")
     if runner.exit_code:
+        if runner.error:
+            raise fail(runner.error, code=runner.exit_code)
         raise typer.Exit(runner.exit_code)
 
 
