@@ -138,8 +138,7 @@ class LiveRunner:
             if s.brain is not None and s.kernel is not None:
                 out = s.brain.halt(f"{where} failed ({type(exc).__name__}: {exc}); "
                                    "new risk halted", s.clock.now_ns())
-                s.kernel.command(out)
-                self._flush_venue()
+                s.kernel.command(out)  # a halt sends no order: no venue flush (maybe inside one)
         except Exception:  # the fault path itself must never take the loop down
             log.exception("while halting after a fault in %s", where)
 
@@ -236,8 +235,8 @@ class LiveRunner:
         self._sim = next(iter(s.sims.values()), None)
         if self._sim is not None:
             self._process = self._sim.process
-        s.exec_sink.attach(kernel.on_exec)
-        s.alerts_sink.attach(kernel.on_system)
+        s.exec_sink.attach(self._on_exec)
+        s.alerts_sink.attach(self._system_event)
         if isinstance(s.clock, LiveClock):
             s.clock.handler = self._on_timer
             s.clock.attach(asyncio.get_running_loop())
@@ -391,6 +390,13 @@ class LiveRunner:
             self._watch(evt)  # type: ignore[arg-type]
         except Exception as e:  # noqa: BLE001
             self.fault("kernel.on_market", e, evt)
+
+    def _on_exec(self, e: ev.Message) -> None:
+        """Venue events (client tasks, the simulated venue): a kernel failure halts risk."""
+        try:
+            self.session.kernel.on_exec(e)
+        except Exception as exc:  # noqa: BLE001
+            self.fault("kernel.on_exec", exc, e)
 
     def _on_feed_status(self, e: ev.FeedStatusChanged) -> None:
         if not e.instrument_id:
