@@ -390,8 +390,8 @@ def sim_leverage(config: TitanConfig) -> float:
 def build_phases(config: TitanConfig, edge: Edge, default_venue: str, instrument_ids: list[str]
                  ) -> tuple[list[Any], dict[str, str]]:
     """Built-in phases with configured symbols, the configured strategies, and - for a paper
-    replay that configures none - the demo (``titan.paper.TapeMomentum``). Returns (phases,
-    owner -> the built-in phase whose budget it trades in)."""
+    session that configures none - the demo (``titan.paper.TapeMomentum``; never live).
+    Returns (phases, owner -> the built-in phase whose budget it trades in)."""
     from titan.brain.owners import strategy_owner
     from titan.phases.registry import StrategyError, builtin, instantiate
 
@@ -420,7 +420,7 @@ def build_phases(config: TitanConfig, edge: Edge, default_venue: str, instrument
                             timeframe=s.timeframe, base_dir=Path(edge.base_dir))
         phases.append(phase)
         owners[phase.owner] = s.phase
-    if not phases and edge.mode == "paper" and edge.market == "replay":
+    if not phases and edge.mode == "paper":
         from titan.paper import TapeMomentum
 
         phase = TapeMomentum(instruments=instrument_ids)

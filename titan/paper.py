@@ -3,8 +3,8 @@
 ``titan run`` with no keys replays ``titan/samples/`` - 150 s of real Binance USD-M BTCUSDT
 websocket frames (trades, best bid/offer, depth diffs) - through the replay server and the real
 feed client. 150 s hold only two one-minute bars, so no bar strategy (``ema_cross``, the built-in
-phases, which need hours of bars) can say anything on it. When the config names no strategy, the
-paper session therefore trades :class:`TapeMomentum`: a trend follower on the trade tape (EMAs
+phases, which need hours of bars) can say anything on it. When the config names no strategy, a
+paper session (this one, or ``--paper --venue``) therefore trades :class:`TapeMomentum`: a trend follower on the trade tape (EMAs
 of trade prices, counted in trades), which makes a handful of round trips on the sample - enough
 to watch the Brain approve, the SimVenue fill and the dashboard move. It is a demonstration,
 not an edge.

@@ -106,6 +106,8 @@ def test_phases_demo_only_when_nothing_is_configured():
     assert [p.owner for p in phases] == ["emacross"] and owners == {"emacross": "hunter"}
     assert phases[0].instruments == (iid,)
     assert sim_leverage(c) == 20.0  # scavenger's 20x is the largest enabled
+    live = plan_edge(cfg(venues={"bybit": {"enabled": True}}), live=True, env=KEYS)
+    assert build_phases(cfg(), live, "bybit", ["BTC/USDT:USDT@bybit"]) == ([], {})  # never live
 
 
 def test_feed_plan_subscribes_what_phases_declare_plus_trades():
