@@ -4,10 +4,10 @@
 websocket frames (trades, best bid/offer, depth diffs) - through the replay server and the real
 feed client. 150 s hold only two one-minute bars, so no bar strategy (``ema_cross``, the built-in
 phases, which need hours of bars) can say anything on it. When the config names no strategy, a
-paper session (this one, or ``--paper --venue``) therefore trades :class:`TapeMomentum`: a trend follower on the trade tape (EMAs
-of trade prices, counted in trades), which makes a handful of round trips on the sample - enough
-to watch the Brain approve, the SimVenue fill and the dashboard move. It is a demonstration,
-not an edge.
+paper session (this one, or ``--paper --venue``) therefore trades :class:`TapeMomentum`: a trend
+follower on the trade tape (EMAs of trade prices, counted in trades), which makes 14 trades on
+the sample - enough to watch the Brain approve, the SimVenue fill and the dashboard move. It is
+a demonstration, not an edge.
 
 :func:`recording_instruments` gives the instruments a recording trades, with tick and lot read
 from its prices, so the paper run and a backtest of the same file (the parity test) agree.
