@@ -101,7 +101,7 @@ def loop_over(fn, cols):
                 for x in a:
                     fn(x)
         return run
-    rows = list(zip(*cols))
+    rows = list(zip(*cols, strict=True))
     if fn is None:
         def run():
             for _row in rows:
@@ -228,8 +228,8 @@ def main() -> None:
     results = []
     for ind in INDICATORS:
         rec = {"indicator": ind.name}
-        rec.update(stream_figures(ind, data, n, n_ref, repeats=3))
-        rec.update(batch_figures(ind, data, n, n_ref, repeats=7))
+        rec.update(stream_figures(ind, data, n, n_ref, repeats=5))
+        rec.update(batch_figures(ind, data, n, n_ref, repeats=11))
         results.append(rec)
     by = {r["indicator"]: r for r in results}
     slower = [r["indicator"] for r in results

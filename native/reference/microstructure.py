@@ -59,7 +59,7 @@ def cvd(size, side) -> np.ndarray:
         raise ValueError(f"side: must be +1 or -1, got {float(sd[i])!r} at index {i}")
     out = np.empty(q.size)
     acc = 0.0
-    for i, (a, b) in enumerate(zip(sd.tolist(), q.tolist())):
+    for i, (a, b) in enumerate(zip(sd.tolist(), q.tolist(), strict=True)):
         acc += a * b
         out[i] = acc
     return out
@@ -119,7 +119,7 @@ def ofi(bid, bid_size, ask, ask_size, window: int = 100) -> np.ndarray:
     w = _args.period("window", window, n)
     _args.length("bid", n, w + 1, "window + 1")
     s = OrderFlowImbalance(w)
-    rows = zip(b.tolist(), bq.tolist(), a.tolist(), aq.tolist())
+    rows = zip(b.tolist(), bq.tolist(), a.tolist(), aq.tolist(), strict=True)
     return np.array([s.update(*r) for r in rows], dtype=np.float64)
 
 
@@ -208,4 +208,4 @@ def vpin(price, volume, bucket_volume: float, n_buckets: int = 50, sigma_window:
     sw = _args.period("sigma_window", sigma_window, n)
     _args.length("price", n, sw + 1, "sigma_window + 1")
     s = VPIN(bucket_volume, nb, sw)
-    return np.array([s.update(a, b) for a, b in zip(p.tolist(), v.tolist())], dtype=np.float64)
+    return np.array([s.update(a, b) for a, b in zip(p.tolist(), v.tolist(), strict=True)], dtype=np.float64)

@@ -195,7 +195,7 @@ def stoch(high, low, close, fastk_period: int = 5, slowk_period: int = 3, slowd_
     s = Stochastic(fk, sk, sd)
     k = np.empty(n)
     d = np.empty(n)
-    for i, (a, b, x) in enumerate(zip(h.tolist(), lo.tolist(), c.tolist())):
+    for i, (a, b, x) in enumerate(zip(h.tolist(), lo.tolist(), c.tolist(), strict=True)):
         s.update(a, b, x)
         k[i], d[i] = s.k, s.d
     return k, d

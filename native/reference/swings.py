@@ -63,7 +63,7 @@ def _pivot_batch(high, low, left: int, right: int):
     _args.high_low(h, lo)
     p = Pivots(left, right)
     out = np.empty((2, h.size))
-    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist())):
+    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist(), strict=True)):
         p.push(a, b)
         out[0, i], out[1, i] = p.new_high, p.new_low
     return out[0].copy(), out[1].copy()
@@ -165,7 +165,7 @@ def equal_levels(high, low, left: int = 2, right: int = 2, tolerance: float = 0.
     _args.high_low(h, lo)
     s = EqualLevels(left, right, tolerance, max_levels)
     out = np.empty((4, h.size))
-    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist())):
+    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist(), strict=True)):
         s.update(a, b)
         out[:, i] = (s.new_high, s.new_low, s.swept_high, s.swept_low)
     return tuple(row.copy() for row in out)
@@ -205,5 +205,5 @@ def premium_discount(high, low, close, period: int = 50) -> np.ndarray:
     c = _args.series_like("close", close, n)
     _args.high_low(h, lo)
     s = PremiumDiscount(_args.period("period", period, n))
-    return np.array([s.update(a, b, x) for a, b, x in zip(h.tolist(), lo.tolist(), c.tolist())],
+    return np.array([s.update(a, b, x) for a, b, x in zip(h.tolist(), lo.tolist(), c.tolist(), strict=True)],
                     dtype=np.float64)

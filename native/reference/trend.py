@@ -85,7 +85,7 @@ def adx(high, low, close, period: int = 14):
     _args.length("high", n, 2 * period, "2 * period")
     s = ADX(period)
     out = np.empty((3, n))
-    for i, (a, b, x) in enumerate(zip(h.tolist(), lo.tolist(), c.tolist())):
+    for i, (a, b, x) in enumerate(zip(h.tolist(), lo.tolist(), c.tolist(), strict=True)):
         s.update(a, b, x)
         out[:, i] = (s.adx, s.plus_di, s.minus_di)
     return out[0].copy(), out[1].copy(), out[2].copy()
@@ -126,7 +126,7 @@ def donchian(high, low, period: int = 20):
     _args.high_low(h, lo)
     s = Donchian(_args.period("period", period, n))
     out = np.empty((3, n))
-    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist())):
+    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist(), strict=True)):
         s.update(a, b)
         out[:, i] = (s.upper, s.middle, s.lower)
     return out[0].copy(), out[1].copy(), out[2].copy()

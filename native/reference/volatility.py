@@ -186,7 +186,7 @@ def atr(high, low, close, period: int = 14) -> np.ndarray:
     period = _args.period("period", period, n)
     _args.length("high", n, period + 1, "period + 1")
     s = ATR(period)
-    return np.array([s.update(a, b, x) for a, b, x in zip(h.tolist(), lo.tolist(), c.tolist())])
+    return np.array([s.update(a, b, x) for a, b, x in zip(h.tolist(), lo.tolist(), c.tolist(), strict=True)])
 
 
 def _price(x: float) -> float:

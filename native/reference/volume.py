@@ -88,7 +88,7 @@ def vwap(price, volume, ts_ns, session_ns: int = DAY_NS, offset_ns: int = 0) -> 
         if i > 0 and ts[i] < ts[i - 1]:
             raise ValueError(f"ts_ns: {int(ts[i])} at index {i} is before {int(ts[i - 1])}")
     s = VWAP(session_ns, offset_ns)
-    return np.array([s.update(a, b, t) for a, b, t in zip(p.tolist(), v.tolist(), ts.tolist())],
+    return np.array([s.update(a, b, t) for a, b, t in zip(p.tolist(), v.tolist(), ts.tolist(), strict=True)],
                     dtype=np.float64)
 
 
@@ -127,4 +127,4 @@ def obv(close, volume) -> np.ndarray:
         i = int(bad[0])
         raise ValueError(f"volume: must be >= 0, got {float(v[i])!r} at index {i}")
     s = OBV()
-    return np.array([s.update(a, b) for a, b in zip(c.tolist(), v.tolist())], dtype=np.float64)
+    return np.array([s.update(a, b) for a, b in zip(c.tolist(), v.tolist(), strict=True)], dtype=np.float64)

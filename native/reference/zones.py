@@ -91,7 +91,7 @@ def fair_value_gaps(high, low, min_size: float = 0.0, max_open: int = 64):
     _args.high_low(h, lo)
     s = FairValueGaps(min_size, max_open)
     out = np.empty((4, h.size))
-    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist())):
+    for i, (a, b) in enumerate(zip(h.tolist(), lo.tolist(), strict=True)):
         s.update(a, b)
         out[:, i] = (s.new_side, s.new_bottom, s.new_top, s.filled)
     return tuple(row.copy() for row in out)
@@ -169,7 +169,7 @@ def order_blocks(open, high, low, close, left: int = 2, right: int = 2, max_open
     _args.high_low(h, lo)
     s = OrderBlocks(left, right, max_open)
     out = np.empty((5, n))
-    for i, bar in enumerate(zip(o.tolist(), h.tolist(), lo.tolist(), c.tolist())):
+    for i, bar in enumerate(zip(o.tolist(), h.tolist(), lo.tolist(), c.tolist(), strict=True)):
         s.update(*bar)
         out[:, i] = (s.bull_bottom, s.bull_top, s.bear_bottom, s.bear_top, s.broken)
     return tuple(row.copy() for row in out)

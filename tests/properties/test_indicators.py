@@ -34,12 +34,12 @@ def bars(draw, n, with_open=False):
     close = draw(lists(wild, n))
     up = draw(lists(st.floats(0.0, 1e3), n))
     down = draw(lists(st.floats(0.0, 1e3), n))
-    high = [c + u for c, u in zip(close, up)]
-    low = [c - d for c, d in zip(close, down)]
+    high = [c + u for c, u in zip(close, up, strict=True)]
+    low = [c - d for c, d in zip(close, down, strict=True)]
     if not with_open:
         return high, low, close
     w = draw(lists(st.floats(0.0, 1.0), n))
-    opens = [lo + f * (h - lo) for h, lo, f in zip(high, low, w)]
+    opens = [lo + f * (h - lo) for h, lo, f in zip(high, low, w, strict=True)]
     return opens, high, low, close
 
 
@@ -144,7 +144,7 @@ def stream(mod, ind, params, inputs):
     """Feed ``inputs`` one step at a time; the stream's outputs after each step."""
     obj = getattr(mod, ind.stream)(**params)
     rows = []
-    for step in zip(*inputs):
+    for step in zip(*inputs, strict=True):
         obj.update(*step)
         rows.append([getattr(obj, a) for a in ind.stream_outputs] + [obj.ready])
     return obj, np.array(rows, dtype=np.float64).reshape(len(rows), -1)
@@ -163,7 +163,7 @@ def check_one_twin(mod, ind, params, inputs):
     obj.reset()
     assert obj.count == 0 and not obj.ready
     head = min(len(inputs[0]), 8)
-    for i, step in enumerate(zip(*(x[:head] for x in inputs))):
+    for i, step in enumerate(zip(*(x[:head] for x in inputs), strict=True)):
         obj.update(*step)
         again = [getattr(obj, a) for a in ind.stream_outputs]
         np.testing.assert_array_equal(np.array(again, dtype=np.float64), rows[i, :-1])
@@ -179,7 +179,7 @@ def test_streaming_equals_batch_and_compiled_equals_reference(ind):
         params, inputs = case
         outs = {name: check_one_twin(mod, ind, params, inputs) for name, mod in impls.items()}
         if "compiled" in outs:
-            for c, r, label in zip(outs["compiled"], outs["reference"], ind.outputs):
+            for c, r, label in zip(outs["compiled"], outs["reference"], ind.outputs, strict=True):
                 np.testing.assert_array_equal(c, r, err_msg=f"{ind.name}.{label}")
 
     run()

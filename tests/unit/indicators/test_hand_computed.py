@@ -114,7 +114,7 @@ def test_fractals_and_swings(sw):
     same(up, expect_up)
     same(down, expect_down)
     f = sw.Fractals(2)
-    flags = [f.update(h, low) for h, low in zip(H, L)]
+    flags = [f.update(h, low) for h, low in zip(H, L, strict=True)]
     assert flags == [0, 0, 0, 0, 1, 0, 0, 2, 0, 1, 0]
     assert (f.high, f.high_index, f.low, f.low_index) == (6.0, 7, 0.2, 5)
     # a tie is not a swing (strict)
@@ -128,7 +128,7 @@ def test_equal_highs_form_a_pool_then_get_swept(sw):
     lows = [h - 1.0 for h in highs]
     e = sw.EqualLevels(1, 1, tolerance=0.001)
     flags = []
-    for h, low in zip(highs[:7], lows[:7]):
+    for h, low in zip(highs[:7], lows[:7], strict=True):
         flags.append(e.update(h, low))
     # swing highs 100.0 (bar 1, known on 2) and 100.05 (bar 4, known on 5): 0.05 <= 0.1, and
     # 100.05 stays inside the tolerance band, so it does not sweep the first one
@@ -155,7 +155,7 @@ def test_premium_discount(sw):
 @pytest.mark.parametrize("zones", kernel_params("zones"))
 def test_fair_value_gap_and_its_fill(zones):
     bars = [(10.0, 9.0), (12.0, 10.5), (14.0, 11.0), (13.0, 10.5), (12.0, 9.9)]
-    side, bottom, top, filled = zones.fair_value_gaps(*zip(*bars))
+    side, bottom, top, filled = zones.fair_value_gaps(*zip(*bars, strict=True))
     # bar 2's low 11 > bar 0's high 10: bullish gap [10, 11]; bar 4 trades through 10
     same(side, [0, 0, 1, 0, 0])
     same(bottom, [nan, nan, 10.0, nan, nan])
@@ -167,8 +167,8 @@ def test_fair_value_gap_and_its_fill(zones):
     np.testing.assert_array_equal(g.gaps(), [[1.0, 10.0, 11.0, 1.0, 2.0, 0.5]])  # half filled
     # bearish mirror, and min_size filters it out
     bars = [(10.0, 9.0), (8.5, 7.0), (8.0, 6.0)]
-    assert zones.fair_value_gaps(*zip(*bars))[0].tolist() == [0, 0, -1]
-    assert zones.fair_value_gaps(*zip(*bars), min_size=1.0)[0].tolist() == [0, 0, 0]
+    assert zones.fair_value_gaps(*zip(*bars, strict=True))[0].tolist() == [0, 0, -1]
+    assert zones.fair_value_gaps(*zip(*bars, strict=True), min_size=1.0)[0].tolist() == [0, 0, 0]
 
 
 @pytest.mark.parametrize("zones", kernel_params("zones"))
@@ -185,7 +185,7 @@ def test_order_block_on_a_break_of_structure(zones):
     # bar 6 closes at 9.2 < 9.5: the block is broken
     same(broken, [0, 0, 0, 0, 0, 0, 1])
     ob = zones.OrderBlocks(1, 1)
-    for bar in zip(o[:5], h[:5], low[:5], c[:5]):
+    for bar in zip(o[:5], h[:5], low[:5], c[:5], strict=True):
         ob.update(*bar)
     np.testing.assert_array_equal(ob.blocks(), [[1.0, 9.5, 11.0, 3.0, 4.0, 0.0]])
 

@@ -20,13 +20,13 @@ def test_cvd_equals_the_exact_signed_volume(micro):
     t = trades()
     exact = Decimal(0)
     expect = []
-    for q, side in zip(t["qty_text"], t["side"]):
+    for q, side in zip(t["qty_text"], t["side"], strict=True):
         exact += Decimal(q) if side > 0 else -Decimal(q)
         expect.append(float(exact))
     got = micro.cvd(t["size"], t["side"])
     np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9)
     stream = micro.CumulativeVolumeDelta()
-    for q, side in zip(t["size"][:100], t["side"][:100]):
+    for q, side in zip(t["size"][:100], t["side"][:100], strict=True):
         stream.update(q, side)
     assert stream.value == got[99]
 
@@ -62,7 +62,7 @@ def vpin_oracle(price, volume, bucket, n_buckets, sigma_window):
     for i in range(sigma_window - 1, dp.size):
         sd[i] = dp[i - sigma_window + 1:i + 1].std()
     frac = np.array([0.5 * math.erfc(-(d / s) / math.sqrt(2)) if s > 0 else
-                     (1.0 if d > 0 else 0.0 if d < 0 else 0.5) for d, s in zip(dp, sd)])
+                     (1.0 if d > 0 else 0.0 if d < 0 else 0.5) for d, s in zip(dp, sd, strict=True)])
     use = ~np.isnan(sd)
     vol, frac = volume[1:][use], frac[use]
     cum_v = np.concatenate([[0.0], np.cumsum(vol)])
@@ -90,7 +90,7 @@ def test_vpin_on_real_candles(micro, symbol):
     expect = vpin_oracle(price, volume, bucket, 20, 30)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
     np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9, equal_nan=True)
-    assert 0.0 < np.nanmin(got) and np.nanmax(got) < 1.0
+    assert np.nanmin(got) > 0.0 and np.nanmax(got) < 1.0
 
 
 @pytest.mark.parametrize("volume", kernel_params("volume"))

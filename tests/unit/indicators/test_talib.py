@@ -40,15 +40,15 @@ def test_averages(avg, bars, period):
 
 @pytest.mark.parametrize("mom", kernel_params("momentum"))
 def test_momentum(mom, bars):
-    h, l, c = bars["high"], bars["low"], bars["close"]
+    h, lo, c = bars["high"], bars["low"], bars["close"]
     for period in (2, 14, 50):
         close_to(mom.rsi(c, period), talib.RSI(c, period), 100.0)
     for fast, slow, signal in [(12, 26, 9), (5, 35, 5), (3, 3, 1)]:
-        for ours, ref in zip(mom.macd(c, fast, slow, signal), talib.MACD(c, fast, slow, signal)):
+        for ours, ref in zip(mom.macd(c, fast, slow, signal), talib.MACD(c, fast, slow, signal), strict=True):
             close_to(ours, ref, c.max())
     for fk, sk, sd in [(5, 3, 3), (14, 3, 3), (21, 7, 5)]:
-        ref = talib.STOCH(h, l, c, fk, sk, 0, sd, 0)
-        for ours, theirs in zip(mom.stoch(h, l, c, fk, sk, sd), ref):
+        ref = talib.STOCH(h, lo, c, fk, sk, 0, sd, 0)
+        for ours, theirs in zip(mom.stoch(h, lo, c, fk, sk, sd), ref, strict=True):
             close_to(ours, theirs, 100.0)
 
 
@@ -76,23 +76,23 @@ def test_bollinger_and_stddev(vol, bars, period):
 
 @pytest.mark.parametrize("vol", kernel_params("volatility"))
 def test_atr(vol, bars):
-    h, l, c = bars["high"], bars["low"], bars["close"]
+    h, lo, c = bars["high"], bars["low"], bars["close"]
     for period in (1, 2, 14, 100):
-        close_to(vol.atr(h, l, c, period), talib.ATR(h, l, c, period), c.max())
+        close_to(vol.atr(h, lo, c, period), talib.ATR(h, lo, c, period), c.max())
 
 
 @pytest.mark.parametrize("trend", kernel_params("trend"))
 def test_adx_and_donchian(trend, bars):
-    h, l, c = bars["high"], bars["low"], bars["close"]
+    h, lo, c = bars["high"], bars["low"], bars["close"]
     for period in (2, 14, 30):
-        adx, pdi, mdi = trend.adx(h, l, c, period)
-        close_to(adx, talib.ADX(h, l, c, period), 100.0)
-        close_to(pdi, talib.PLUS_DI(h, l, c, period), 100.0)
-        close_to(mdi, talib.MINUS_DI(h, l, c, period), 100.0)
-        upper, middle, lower = trend.donchian(h, l, period)
+        adx, pdi, mdi = trend.adx(h, lo, c, period)
+        close_to(adx, talib.ADX(h, lo, c, period), 100.0)
+        close_to(pdi, talib.PLUS_DI(h, lo, c, period), 100.0)
+        close_to(mdi, talib.MINUS_DI(h, lo, c, period), 100.0)
+        upper, middle, lower = trend.donchian(h, lo, period)
         close_to(upper, talib.MAX(h, period), h.max(), rel=0)
-        close_to(lower, talib.MIN(l, period), h.max(), rel=0)
-        close_to(middle, (talib.MAX(h, period) + talib.MIN(l, period)) / 2, h.max(), rel=0)
+        close_to(lower, talib.MIN(lo, period), h.max(), rel=0)
+        close_to(middle, (talib.MAX(h, period) + talib.MIN(lo, period)) / 2, h.max(), rel=0)
 
 
 @pytest.mark.parametrize("volume", kernel_params("volume"))
