@@ -8,6 +8,7 @@ real ccxt client to the local exchange emulator (Binance USD-M, the same recorde
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from tests.e2e.daemon import TOKEN, Daemon, free_port, http, run_once
@@ -170,3 +171,51 @@ enabled = true
 """))], cwd=tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "TITAN_BYBIT_API_KEY, TITAN_BYBIT_API_SECRET missing" in r.stderr
+
+
+def test_a_second_signal_exits_at_once_while_shutdown_waits(tmp_path):
+    """The first SIGTERM starts a clean shutdown, which here waits for the venue to confirm a
+    cancel it holds for seconds; the second SIGTERM ends the process at once (exit 143)."""
+    from tests.kit.emulator import Fault
+
+    emu = EmulatorThread(venues=("binance",), enforce_limits=False).start()
+    try:
+        rest = emu.base_url("binanceusdm")
+        port = free_port()
+        cfg = write_config(tmp_path / "config.toml", port, f"""
+[venues.binanceusdm]
+enabled = true
+symbols = ["BTC/USDT:USDT"]
+rest_url = "{rest}"
+ws_url = "{rest.replace('http://', 'ws://')}"
+[execution]
+cancel_timeout_s = 30
+[phases.hunter]
+equity_max = 0
+[[strategies]]
+path = "tests.integration.live.phases:RestingBid"
+name = "rest"
+phase = "hunter"
+""")
+        env = {"TITAN_BINANCEUSDM_API_KEY": API_KEY, "TITAN_BINANCEUSDM_API_SECRET": API_SECRET}
+        d = Daemon(["--live", "--config", str(cfg), "--replay", SAMPLE, "--speed", "5",
+                    "--headless", "--duration", "120"], cwd=tmp_path, port=port, env=env)
+        try:
+            d.wait_status(lambda s: any(o["status"] == "ACCEPTED" for o in s["open_orders"]))
+            emu.call(lambda e: e.inject("binance", Fault("latency", path="/fapi/v1/order",
+                                                         method="DELETE", delay_s=4, times=0)))
+            d.proc.send_signal(15)
+            deadline = time.monotonic() + 20
+            while not any("stopping: signal SIGTERM" in x["msg"] for x in d.log_lines()):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.3)  # the cancel goes out; the venue holds it for 4 s
+            assert d.proc.poll() is None  # still waiting for the venue
+            d.proc.send_signal(15)
+            code = d.proc.wait(5)
+        finally:
+            d.stop()
+        assert code == 143
+        assert any("second SIGTERM" in x["msg"] for x in d.log_lines())
+    finally:
+        emu.stop()
