@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import re
 import sys
 import tempfile
