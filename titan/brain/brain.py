@@ -210,7 +210,11 @@ class Brain:
         gate, book = self.gate, self.book
         approved: list[tuple[str, Verdict]] = []
         denied: list[Message] = []
+        cancels: list[Message] = []
         for intent in intents:
+            if intent.__class__ is ev.CancelIntent:
+                cancels.append(self._cancel_intent(intent, now_ns))
+                continue
             v = gate.check(intent, now_ns)
             owner = v.owner.name if v.owner is not None else intent.phase
             cid = self.ids.next(owner)
@@ -232,8 +236,24 @@ class Brain:
             out.extend(crosses)
         else:
             out = denied
+        if cancels:
+            out.extend(cancels)
         out.extend(events)
         return out
+
+    def _cancel_intent(self, intent: ev.CancelIntent, now_ns: int) -> Message:
+        """A phase's cancel: allowed for its own open orders, otherwise an AlertRaised note."""
+        order = next((o for o in self.view.open_orders(intent.phase)
+                      if o.client_order_id == intent.client_order_id), None)
+        if order is None:
+            return ev.AlertRaised(
+                severity="info", title="cancel ignored",
+                detail=f"{intent.phase}: {intent.client_order_id} is not an open order of this phase",
+                ts_event=now_ns, ts_init=now_ns)
+        return ev.CancelOrder(client_order_id=order.client_order_id,
+                              instrument_id=order.instrument_id,
+                              venue_order_id=order.venue_order_id,
+                              reason=intent.reason or f"{intent.phase} canceled", ts_init=now_ns)
 
     def _emit(self, approved: list[tuple[str, Verdict]], now_ns: int
               ) -> tuple[list[Message], list[Message]]:

@@ -510,3 +510,18 @@ class SessionStopped(Event, frozen=True, kw_only=True):
     reason: str
     clean: bool = True
     open_orders: int = 0  # left working at the venue (``execution.cancel_on_shutdown = false``)
+
+
+# --------------------------------------------------------------------------------------------
+# Phase cancel requests
+
+
+class CancelIntent(Message, frozen=True, kw_only=True):
+    """A phase asks to cancel one of its own working orders (a stale limit, the other leg of a
+    stop/target pair). The Brain turns it into a ``CancelOrder`` if the order is open and belongs
+    to that phase; cancels only ever reduce risk, so no other check applies."""
+
+    phase: str
+    client_order_id: str
+    reason: str = ""
+    ts_init: int = 0

@@ -207,6 +207,19 @@ class Phase:
     def sell(self, instrument_id: str, quantity: Any, **kw: Any) -> ev.OrderIntent:
         return self.intent(instrument_id, ev.Side.SELL, quantity, **kw)
 
+    def cancel(self, client_order_id: str, *, reason: str = "") -> ev.CancelIntent:
+        """Ask to cancel one of this phase's working orders (see ``open_orders``)."""
+        return ev.CancelIntent(
+            phase=self.owner, client_order_id=client_order_id, reason=reason,
+            ts_init=self.ctx.now_ns() if self.ctx is not None else 0,
+        )
+
+    def open_orders(self, instrument_id: str | None = None) -> list:
+        """This phase's working orders (``titan.core.orders.Order``, read-only by convention)."""
+        if self.ctx is None:
+            return []
+        return list(self.ctx.view.open_orders(self.owner, instrument_id))
+
     def position(self, instrument_id: str) -> Decimal:
         if self.ctx is None:
             return Decimal(0)

@@ -209,13 +209,14 @@ class PhaseRunner:
         self._fault(phase, hook, error, event)
 
     def _collect(self, phase: Phase, result: Any, out: list[ev.OrderIntent]) -> None:
-        items = (result,) if isinstance(result, ev.OrderIntent) else result
+        items = (result,) if isinstance(result, (ev.OrderIntent, ev.CancelIntent)) else result
         for intent in items:
             if intent is None:
                 continue
-            if not isinstance(intent, ev.OrderIntent):
+            if not isinstance(intent, (ev.OrderIntent, ev.CancelIntent)):
                 self._fault(phase, "intent", TypeError(
-                    f"hook returned {type(intent).__name__}, expected OrderIntent"), None)
+                    f"hook returned {type(intent).__name__}, expected OrderIntent or CancelIntent"),
+                    None)
                 return
             if intent.phase != phase.owner:
                 self._fault(phase, "intent", ValueError(

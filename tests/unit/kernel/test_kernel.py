@@ -220,3 +220,38 @@ def test_other_market_data_routes_to_its_hook(cls):
         e = ev.Quote(instrument_id=BTC.id, bid=49.0, bid_size=1.0, ask=51.0, ask_size=1.0, ts_event=T0, ts_init=T0)
     w.kernel.on_market(e)
     assert got == [("trade" if cls is ev.Trade else "quote", 50.0)] and w.kernel.market_events == 1
+
+
+class Quoter(Phase):
+    """Rests a far limit buy on bar 1, cancels it on bar 3, and tries to cancel a foreign id."""
+
+    name = "quoter"
+
+    def __init__(self, **kw):
+        super().__init__(instruments=[BTC.id], **kw)
+        self.n = 0
+        self.seen: list[str] = []
+
+    def on_bar(self, bar):
+        self.n += 1
+        if self.n == 1:
+            return [self.buy(bar.instrument_id, "0.01", price=bar.close * 0.97)]
+        if self.n == 3:
+            mine = [o.client_order_id for o in self.open_orders(bar.instrument_id)]
+            return [self.cancel(cid, reason="stale") for cid in mine] + [self.cancel("TTN-xxx-0000000999")]
+        return None
+
+    def on_order(self, event):
+        self.seen.append(type(event).__name__)
+
+
+def test_phase_cancels_its_own_resting_order_through_the_brain():
+    q = Quoter()
+    w = World(q)
+    for close in (100.0, 101.0, 102.0, 103.0):
+        w.bar(close)
+    assert "OrderAccepted" in q.seen and q.seen[-1] == "OrderCanceled"
+    assert list(w.state.open_orders("quoter")) == []
+    names = w.journal()
+    assert names.count("CancelOrder") == 1  # the foreign id was not turned into a cancel
+    assert "AlertRaised" in names
