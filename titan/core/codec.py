@@ -56,4 +56,5 @@ def to_json(msg: Any) -> bytes:
 
 
 def to_builtins(msg: Any) -> Any:
-    return msgspec.to_builtins(msg, decimal_format="string")
+    """Plain dicts/lists/str for reports (Decimals become exact strings)."""
+    return msgspec.to_builtins(msg)

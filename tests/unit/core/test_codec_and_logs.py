@@ -60,3 +60,11 @@ def test_json_logging_redacts_args_and_exceptions():
     assert "RuntimeError" in lines[1]["exc"]
     root = logging.getLogger()
     assert all(any(isinstance(f, RedactFilter) for f in h.filters) for h in root.handlers)
+
+
+def test_to_builtins_keeps_decimals_exact_as_strings():
+    out = codec.to_builtins(ev.BalanceSet(venue="v", currency="USDT", total=Decimal("0.10000000000000000001"),
+                                          ts_event=1, ts_init=2))
+    assert out["total"] == "0.10000000000000000001" and out["type"] == "BalanceSet"
+    assert codec.to_json(ev.BalanceSet(venue="v", currency="USDT", total=Decimal("1.5"),
+                                       ts_event=1, ts_init=2)).count(b'"1.5"') == 1
