@@ -20,3 +20,28 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolate_logging():
+    """Each test starts from the same logging setup: levels and handlers a test (or an in-process
+    CLI call) changes are restored afterwards, so tests cannot depend on their order."""
+    root = logging.getLogger()
+    titan = logging.getLogger("titan")
+    saved = (root.level, list(root.handlers), titan.level, titan.disabled, logging.root.manager.disable)
+    yield
+    root.setLevel(saved[0])
+    for handler in list(root.handlers):
+        if handler not in saved[1]:
+            root.removeHandler(handler)
+    for handler in saved[1]:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    titan.setLevel(saved[2])
+    titan.disabled = saved[3]
+    logging.disable(saved[4])

@@ -27,9 +27,10 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
         sxy += dx * dy
         sxx += dx * dx
         syy += dy * dy
-    if sxx <= 1e-300 or syy <= 1e-300:
+    denom = math.sqrt(sxx) * math.sqrt(syy)  # not sqrt(sxx * syy): the product can underflow
+    if sxx <= 1e-300 or syy <= 1e-300 or denom == 0.0:
         return None
-    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    return max(-1.0, min(1.0, sxy / denom))
 
 
 def performance_score(returns: Sequence[float]) -> float:

@@ -23,7 +23,7 @@ RECORDING = ROOT / "titan" / "samples" / "binanceusdm_BTCUSDT_20240808T235415Z.l
 PERP = "BTC/USDT:USDT"
 SPOT = "BTC/USDT"
 
-logging.getLogger("titan").setLevel(logging.CRITICAL)  # Brain warnings are asserted on, not read
+
 
 
 def instrument(symbol: str = PERP, fee_bps: float = 5.5, **kw):

@@ -21,7 +21,7 @@ from titan.execution.sim import SimExecutionClient, SimVenue
 from titan.kernel import BRAIN_TIMER, Kernel
 from titan.phases.base import Phase, bar_stream
 
-logging.getLogger("titan").setLevel(logging.CRITICAL)
+
 BTC = Instrument(symbol="BTC/USDT:USDT", venue="sim", base="BTC", quote="USDT", settle="USDT",
                  kind=InstrumentKind.PERPETUAL, tick_size=D("0.1"), lot_size=D("0.001"))
 ETH = Instrument(symbol="ETH/USDT:USDT", venue="elsewhere", base="ETH", quote="USDT", settle="USDT",
