@@ -77,6 +77,8 @@ def _load_file(target: str, base_dir: Path | None) -> Any:
     path = Path(target)
     if not path.is_absolute() and base_dir is not None and not path.exists():
         path = base_dir / path
+    if not path.is_file() and path.parts[:1] == ("strategies",):
+        path = _shipped_examples() / Path(*path.parts[1:])
     if not path.is_file():
         raise StrategyError(f"{target}: file not found")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
@@ -99,6 +101,14 @@ def _load_file(target: str, base_dir: Path | None) -> Any:
         line = _error_line(e, str(path))
         raise StrategyError(f"{target}{line}: error while loading: {type(e).__name__}: {e}") from None
     return module
+
+
+def _shipped_examples() -> Path:
+    """The ``strategies/`` folder installed with Titan (the examples), wherever it lives."""
+    spec = importlib.util.find_spec("strategies")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("strategies")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _error_line(e: BaseException, filename: str) -> str:
