@@ -128,6 +128,8 @@ class ShadowState:
         *,
         account_currency: str = "USDT",
         max_anomalies: int = 1000,
+        max_closed_orders: int = 10_000,
+        max_trade_ids: int = 200_000,
     ) -> None:
         self.instruments = instruments if instruments is not None else InstrumentRegistry()
         self.account_currency = account_currency
@@ -139,7 +141,14 @@ class ShadowState:
         self._open: dict[str, Order] = {}
         self._books: dict[tuple[str, str], _Book] = {}  # (instrument, phase or NET)
         self._balances: dict[tuple[str, str], Decimal] = {}  # (venue, currency)
+        # Bounded memory for a process that runs for months: closed orders and the trade ids
+        # used to drop duplicate fills are kept for a window, oldest forgotten first (the event
+        # log keeps everything).
         self._trade_ids: set[tuple[str, str]] = set()
+        self._trade_fifo: deque[tuple[str, str]] = deque()
+        self._max_trade_ids = max_trade_ids
+        self._closed: deque[str] = deque()
+        self._max_closed = max_closed_orders
         self.anomalies: deque[str] = deque(maxlen=max_anomalies)
         self.anomaly_count = 0
         self.events_applied = 0
@@ -260,8 +269,10 @@ class ShadowState:
             order.apply(e)
         except IllegalTransition as exc:
             self._anomaly(str(exc))
-        if order.status.is_terminal:
-            self._open.pop(order.client_order_id, None)
+        if order.status.is_terminal and self._open.pop(order.client_order_id, None) is not None:
+            self._closed.append(order.client_order_id)
+            if len(self._closed) > self._max_closed:
+                self._orders.pop(self._closed.popleft(), None)
 
     def _on_adopted(self, e: ev.OrderAdopted) -> None:
         self._stamp(e.ts_event)
@@ -290,6 +301,9 @@ class ShadowState:
             if key in self._trade_ids:
                 return  # the same execution reported twice (REST + stream, or replayed)
             self._trade_ids.add(key)
+            self._trade_fifo.append(key)
+            if len(self._trade_fifo) > self._max_trade_ids:
+                self._trade_ids.discard(self._trade_fifo.popleft())
         order = self._orders.get(e.client_order_id)
         if order is None:
             self._anomaly(f"{e.client_order_id}: fill {e.trade_id} for an unknown order")
@@ -320,8 +334,31 @@ class ShadowState:
         self._stamp(e.ts_event)
         inst = self.instrument(e.instrument_id)
         self._add(inst.venue, e.currency, e.amount)
-        self._book(e.instrument_id, e.phase or EXTERNAL_PHASE).funding += e.amount
         self._book(e.instrument_id, NET).funding += e.amount
+        if e.phase:
+            self._book(e.instrument_id, e.phase).funding += e.amount
+            return
+        for phase, share in self._funding_shares(e.instrument_id, e.amount):
+            self._book(e.instrument_id, phase).funding += share
+
+    def _funding_shares(self, iid: str, amount: Decimal) -> list[tuple[str, Decimal]]:
+        """A venue funding payment split over the phases holding the position.
+
+        The venue charges ``-net x mark x rate``; each phase's part is ``-q_i x mark x rate``,
+        i.e. ``amount x q_i / net``. The last share takes the rounding remainder, so the parts
+        sum to ``amount`` exactly. With no phase position (or a flat net) it stays external.
+        """
+        net = self._books.get((iid, NET))
+        holders = [
+            (phase, book.quantity) for (i, phase), book in self._books.items()
+            if i == iid and phase != NET and book.quantity != 0
+        ]
+        if net is None or net.quantity == 0 or not holders:
+            return [(EXTERNAL_PHASE, amount)]
+        holders.sort()
+        shares = [(phase, amount * q / net.quantity) for phase, q in holders[:-1]]
+        shares.append((holders[-1][0], amount - sum((a for _, a in shares), ZERO)))
+        return shares
 
     def _on_balance_set(self, e: ev.BalanceSet) -> None:
         self._stamp(e.ts_event)
@@ -368,7 +405,8 @@ class ShadowState:
 
     def mark(self, instrument_id: str) -> Decimal | None:
         price = self._marks.get(instrument_id)
-        return None if price is None else Decimal(repr(price))
+        # float() first: a numpy scalar's repr is "np.float64(...)", not a number
+        return None if price is None else Decimal(repr(float(price)))
 
     def mark_ts(self, instrument_id: str) -> int:
         return self._mark_ts.get(instrument_id, 0)
@@ -498,6 +536,8 @@ class ShadowState:
         other._books = {k: copy.copy(b) for k, b in self._books.items()}
         other._balances = dict(self._balances)
         other._trade_ids = set(self._trade_ids)
+        other._trade_fifo = deque(self._trade_fifo)
+        other._closed = deque(self._closed)
         other.anomalies = deque(self.anomalies, maxlen=self.anomalies.maxlen)
         other._on = {t: getattr(other, h.__name__) for t, h in self._on.items()}
         return other
