@@ -34,6 +34,7 @@ from titan.phases.runner import PhaseRunner
 log = logging.getLogger(__name__)
 
 BRAIN_TIMER = "@brain"  # no phase owner starts with "@", so it never reaches a phase
+ADVISORY = frozenset({"ai_quant"})  # phase families that never size positions
 
 
 class BrainPort(Protocol):
@@ -105,8 +106,14 @@ class Kernel:
         self.started = False
 
     def _context(self, phase: Phase) -> PhaseContext:
+        family = phase.family
+
+        def budget():
+            allocations = getattr(self.brain, "allocations", None)
+            return allocations.get(family) if allocations else None
+
         return PhaseContext(phase.owner, self.clock, self.state, self.state.instruments,
-                            emit=self.on_system)
+                            emit=self.on_system, budget=budget)
 
     @property
     def counters(self) -> dict[str, int]:
@@ -340,12 +347,17 @@ class Kernel:
         if self._subs:
             self.bus.publish(self._topic("events.system", msg), msg)
         if cls is ev.EmergencyFlatten:
-            for owner in list(self.runner.phases):
-                self.runner.disable(owner, f"emergency flatten: {msg.reason}")
+            for owner, phase in list(self.runner.phases.items()):
+                # advisory phases keep reporting the regime; a DEGRADED phase already gets nothing
+                if (phase.family not in ADVISORY
+                        and self.runner.status[owner] is not ev.PhaseStatus.DEGRADED):
+                    self.runner.disable(owner, f"emergency flatten: {msg.reason}")
         elif cls is ev.PhaseStatusChanged and msg.phase in self.runner.phases:
             if msg.new is ev.PhaseStatus.DISABLED:
                 self.runner.disable(msg.phase, msg.reason)
-            elif msg.new is ev.PhaseStatus.RUNNING:
+            elif (msg.new is ev.PhaseStatus.RUNNING
+                  and self.runner.status[msg.phase] is ev.PhaseStatus.DISABLED):
+                # a phase DEGRADED by its own fault stays down until resumed by name
                 self.runner.resume(msg.phase, msg.reason)
 
     # ---- faults -----------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ class PhaseContext:
     own positions through it (``position``) and must never mutate anything.
     """
 
-    __slots__ = ("owner", "clock", "view", "instruments", "_timer_prefix", "_emit")
+    __slots__ = ("owner", "clock", "view", "instruments", "_timer_prefix", "_emit", "_budget")
 
     def __init__(
         self,
@@ -56,6 +56,7 @@ class PhaseContext:
         view: PortfolioView,
         instruments: InstrumentRegistry,
         emit: Callable[[ev.Message], None] | None = None,
+        budget: Callable[[], Decimal | None] | None = None,
     ) -> None:
         self.owner = owner
         self.clock = clock
@@ -63,6 +64,14 @@ class PhaseContext:
         self.instruments = instruments
         self._timer_prefix = f"{owner}:"
         self._emit = emit
+        self._budget = budget
+
+    def budget(self) -> Decimal | None:
+        """The capital the Brain currently allocates to this phase's family (None if unknown).
+
+        Size from this rather than from total equity: the Brain caps every order to it anyway.
+        """
+        return self._budget() if self._budget is not None else None
 
     def publish(self, event: ev.Message) -> None:
         """Hand an advisory system event to the kernel (e.g. AI Quant's ``RegimeChanged``).

@@ -255,3 +255,41 @@ def test_phase_cancels_its_own_resting_order_through_the_brain():
     names = w.journal()
     assert names.count("CancelOrder") == 1  # the foreign id was not turned into a cancel
     assert "AlertRaised" in names
+
+
+class Advisor(Phase):
+    name = "advisor"
+    family = "ai_quant"
+
+    def __init__(self, **kw):
+        super().__init__(instruments=[BTC.id], **kw)
+        self.bars = 0
+        self.budgets: list = []
+
+    def on_bar(self, bar):
+        self.bars += 1
+        self.budgets.append(self.ctx.budget())
+
+
+def test_emergency_flatten_spares_advisory_phases_and_resume_spares_degraded_ones():
+    t, a = Trader(buy_at=[1]), Advisor()
+    w = World(t, a)
+    w.bar(100.0)
+    w.kernel.runner.fault(t, "on_bar", RuntimeError("x"), None)  # trader DEGRADED by a fault
+    w.kernel.command(w.brain.flatten("operator test", w.clock.now_ns()))
+    assert w.kernel.runner.status["advisor"] is ev.PhaseStatus.RUNNING
+    w.bar(100.0)
+    assert a.bars == 2
+    w.kernel.command(w.brain.resume("operator", w.clock.now_ns()))
+    assert w.kernel.runner.status["trader"] is ev.PhaseStatus.DEGRADED
+
+
+def test_phases_see_their_family_budget():
+    a = Advisor()
+    w = World(a)
+    w.bar(100.0)
+    assert a.budgets[-1] == w.brain.allocations.get("ai_quant")
+    t = Trader()
+    w2 = World(t)
+    w2.bar(100.0)
+    assert t.ctx.budget() == w2.brain.allocations["hunter"] and t.ctx.budget() > 0
