@@ -18,7 +18,9 @@ setup-test: $(BIN)/python
 	$(BIN)/pip install -e ".[test]"
 
 run: setup
-	$(BIN)/titan check config.toml
+	$(BIN)/titan run
+	$(BIN)/titan backtest --strategy strategies/ema_cross.py -p fast=60 -p slow=240 -p qty=0.05 \
+		--report var/backtest.html
 
 test: setup-test
 	$(BIN)/python -m pytest -q
