@@ -2,9 +2,9 @@
 
 The runner replays *streams* - loaded series from ``titan.feeds.history`` (columns, turned into
 events lazily) or plain lists of events (``titan.feeds.replay.load_recording``). This module
-cuts them to a time window, turns recorded funding into settlement records, and extracts each
-instrument's price path (the *marks*) as numpy arrays, from which the equity curve is rebuilt
-after the run without costing the hot loop anything.
+cuts them to a time window and extracts each instrument's price path (the *marks*) as numpy
+arrays, from which the equity curve is rebuilt after the run without costing the hot loop
+anything.
 """
 
 from __future__ import annotations
@@ -64,15 +64,8 @@ def window(stream: Stream, start_ns: int | None, end_ns: int | None) -> Stream:
 
 
 def funding_settlements(series: FundingSeries) -> list[ev.FundingRate]:
-    """Recorded funding as settlement records: the rate was paid at ``ts_event``.
-
-    (``FundingSeries.events()`` announces each rate for the *next* settlement, the live
-    ticker's shape; a history file already holds the settlements themselves, so ``ts_next`` is
-    0 here, which is what the SimVenue settles at once.)
-    """
-    iid, step = series.instrument_id, series.interval_ns
-    return [ev.FundingRate(instrument_id=iid, ts_event=t, ts_init=t, rate=r, interval_ns=step)
-            for t, r in zip(series.ts_event.tolist(), series.rate.tolist(), strict=True)]
+    """Recorded funding as a list of settlement records (``FundingSeries.events()``, listed)."""
+    return list(series.events())
 
 
 def first_ts(streams: Iterable[Stream], *, received: bool = False) -> int | None:

@@ -91,7 +91,12 @@ class TradeSeries(_Series):
 
 
 class FundingSeries(_Series):
-    """Funding settlements: ``rate`` is the fraction paid per interval at ``ts_event``."""
+    """Funding settlements: ``rate`` is the fraction paid per interval at ``ts_event``.
+
+    ``events()`` yields settlement records (``ts_next`` 0: settled at ``ts_event``), which is
+    what a history file holds and how the SimVenue books them at their own time. (A live
+    ticker's ``FundingRate`` has ``ts_next`` set: it *announces* the rate of a later settlement.)
+    """
 
     __slots__ = ("instrument_id", "ts_event", "rate", "interval_ns", "report")
 
@@ -103,8 +108,7 @@ class FundingSeries(_Series):
     def events(self) -> Iterator[FundingRate]:
         iid, step = self.instrument_id, self.interval_ns
         for ts, r in zip(self.ts_event.tolist(), self.rate.tolist(), strict=False):
-            yield FundingRate(instrument_id=iid, ts_event=ts, ts_init=ts, rate=r, ts_next=ts + step,
-                              interval_ns=step)
+            yield FundingRate(instrument_id=iid, ts_event=ts, ts_init=ts, rate=r, interval_ns=step)
 
 
 class QuoteSeries(_Series):

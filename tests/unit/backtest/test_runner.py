@@ -102,7 +102,9 @@ def test_perpetual_funding_settles_on_the_position_held_and_reconciles():
     rates = funding()
     eight = int(rates.ts_event[1])  # 08:00 UTC settlement
     exit_bar = ts.index(eight + 120 * MIN)
-    for streams in ([series, rates], [as_events(series), rates]):
+    # the loaded series, and its events as any other stream (settlement records: each rate is
+    # paid at its own time, never announced for the next settlement)
+    for streams in ([series, rates], [as_events(series), rates], [as_events(series), list(rates.events())]):
         phase = Scripted({0: ("buy", "0.01"), exit_bar: ("close", None)}, instruments=[series.instrument_id])
         result, summary = run([phase], instrument(), streams)
         (paid,) = result.funding

@@ -119,10 +119,3 @@ def bars(iid: str, rows: Iterable[tuple[float, float, float, float]], *, start: 
                    ts_event=start + (i + 1) * step, ts_init=start + (i + 1) * step,
                    open=o, high=h, low=lo, close=c, volume=volume)
             for i, (o, h, lo, c) in enumerate(rows)]
-
-
-def settlements(series) -> list[ev.FundingRate]:
-    """Recorded funding (``ts`` = settlement time) as settlement records (``ts_next`` 0)."""
-    return [ev.FundingRate(instrument_id=e.instrument_id, rate=e.rate, ts_event=e.ts_event,
-                           ts_init=e.ts_init, interval_ns=e.interval_ns)
-            for e in series.events()]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.phases.builtin_session import T0, bars, run_session, settlements
+from tests.unit.phases.builtin_session import T0, bars, run_session
 from titan.core import events as ev
 from titan.core.clock import SimClock
 from titan.core.instruments import Instrument, InstrumentKind, InstrumentRegistry
@@ -168,8 +168,7 @@ def test_real_bybit_day_of_negative_funding_never_enters():
     spot_id, perp_id = "BTC/USDT@sim", "BTC/USDT:USDT@sim"
     spot = load_bars(DATA / "bybit-spot_BTCUSDT_1m_20221213.csv.gz", spot_id, "1m")
     perp = load_bars(DATA / "bybit-linear_BTCUSDT-PERP_1m_20221213.csv.gz", perp_id, "1m")
-    fund = settlements(load_funding(DATA / "bybit-linear_BTCUSDT-PERP_funding_rate_20221213.csv.gz",
-                                    perp_id))
+    fund = load_funding(DATA / "bybit-linear_BTCUSDT-PERP_funding_rate_20221213.csv.gz", perp_id)
     ph = Sentinel(instruments=[perp_id])
     s = run_session([ph], ReplayFeed(fund, spot, perp), [SPOT, PERP], cash=100_000)
     assert s.submits == []
@@ -182,8 +181,7 @@ def test_real_binance_trades_enter_equal_legs_and_the_short_collects_funding():
     # the mechanics on real prices - equal legs, and the 00:00 settlement paid to the short
     spot = load_trades(DATA / "binance-spot_BTCUSDT_trades_20240808T2358.csv.gz", SPOT.id)
     perp = load_trades(DATA / "binance-usdm_BTCUSDT_trades_20240808T2358.csv.gz", PERP.id)
-    fund = settlements(load_funding(DATA / "binance-usdm_BTCUSDT-PERP_funding_rate_20240808.csv.gz",
-                                    PERP.id))
+    fund = load_funding(DATA / "binance-usdm_BTCUSDT-PERP_funding_rate_20240808.csv.gz", PERP.id)
     params = Sentinel.Params(prices="trade", enter_funding_apr=0.02, enter_basis_bps=-20.0,
                              min_edge_bps=-100.0)
     ph = Sentinel(params, instruments=[PERP.id])
