@@ -223,14 +223,20 @@ class LiveRunner:
         s.after_clients_started()
         if self.edge.market == "replay" and isinstance(s.clock, SimClock) and s.recording.frames:
             s.clock.advance_to(s.recording.frames[0].ts)  # system events before the data
+        logged = s.eventlog.durable_seq  # entries from earlier sessions
         self.recovery = await recover(
             eventlog=s.eventlog, state=s.state, ids=s.ids, clients=s.clients,
             policy=ReconcilePolicy.from_config(cfg.state, startup=True), now_ns=s.clock.now_ns)
         self._flush_venue_raw()
-        restore = []
+        restore: list[ev.Message] = []
+        earlier: list[ev.Message] = []  # what earlier sessions knew of the venues' accounts
         if s.eventlog.durable_seq:
-            restore = [e.msg for e in read_log(s.eventlog.path) if isinstance(e.msg, RESTORED)]
-        self._wire_journal()
+            for e in read_log(s.eventlog.path):
+                if isinstance(e.msg, RESTORED):
+                    restore.append(e.msg)
+                if e.seq <= logged and isinstance(e.msg, (ev.BalanceSet, ev.ReconciliationCompleted)):
+                    earlier.append(e.msg)
+        self._wire_journal(earlier)
         kernel = s.assemble(restore)
         self._sim = next(iter(s.sims.values()), None)
         if self._sim is not None:
@@ -261,12 +267,15 @@ class LiveRunner:
         s.kernel.command(out)
         self._flush_venue()
 
-    def _wire_journal(self) -> None:
-        """The kernel's journal: the event log, with the truth score's tap on every entry."""
-        from titan.brain.truth import TruthTracker
+    def _wire_journal(self, earlier: list[ev.Message]) -> None:
+        """The kernel's journal: the event log, with the truth score's tap on every entry.
+        The tracker first learns which venue accounts the log knew, then sees the startup
+        reconciliation (a first sight of an account is no doubt; a known one that moved is)."""
+        from titan.brain.truth import TruthTracker, accounts_seen
 
         s = self.session
         self.truth = TruthTracker.from_config(self.config)
+        self.truth.know_accounts(accounts_seen(earlier))
         log_append, truth_on = s.eventlog.append, self.truth.on_event
 
         class Tap:
@@ -274,10 +283,9 @@ class LiveRunner:
                 truth_on(msg)
                 return log_append(msg)
 
-        if self.recovery.replayed:  # a fresh log has nothing to disagree with: first sight
-            for r in self.recovery.results:  # of the venue's balances is not a doubt
-                for e in r.events:
-                    truth_on(e)
+        for r in self.recovery.results:
+            for e in r.events:
+                truth_on(e)
         s.journal = Tap()
 
     def _start_kernel(self) -> None:

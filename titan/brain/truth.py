@@ -10,6 +10,14 @@ written costs everything: Titan must not add risk it could not account for after
 ``FeedStatusChanged``, submits and acks, ``AlertRaised`` from the event log) and from the state
 (in-flight orders past ``state.inflight_timeout_s``), and returns a ``TruthScoreChanged`` only
 when the score moves, for the kernel to publish.
+
+First sight is not doubt: the first reconciliation with a venue whose account Titan has never
+seen (a fresh event log, a venue newly enabled) sets every balance from nothing. Those
+corrective ``BalanceSet``s say nothing about how well Titan tracked the venue, so they are not
+counted as discrepancies; a later reconciliation that has to correct a balance Titan did know
+is. The tracker learns which accounts are known from the events it sees (a balance set outside
+a reconciliation, a completed reconciliation); a daemon restarting on an existing log tells it
+which venues that log knew (:meth:`TruthTracker.know_accounts`).
 """
 
 from __future__ import annotations
@@ -74,6 +82,8 @@ class TruthTracker:
         self._ack_ms: float | None = None
         self._journal_ok = True
         self._anomaly_base = 0
+        self._accounts: set[str] = set()  # venues whose balances Titan has seen
+        self._first_sight: dict[str, int] = {}  # venue -> reconciliation balances set from nothing
         self.score: float | None = None
         self.components: dict[str, float] = {}
 
@@ -96,9 +106,32 @@ class TruthTracker:
         elif cls is ev.FeedStatusChanged:
             self._feeds[(e.venue, e.instrument_id)] = e.status
         elif cls is ev.ReconciliationCompleted:
-            self._reconciled[e.venue] = e
+            self._reconciled[e.venue] = self._discount_first_sight(e)
+        elif cls is ev.BalanceSet:
+            if not e.reason.startswith(RECONCILE_REASON):
+                self._accounts.add(e.venue)  # initial cash, a deposit: the account is known
+            elif e.venue not in self._accounts:
+                self._first_sight[e.venue] = self._first_sight.get(e.venue, 0) + 1
         elif cls is ev.AlertRaised and e.title.startswith("event log "):
             self._journal_ok = e.title != "event log write failed"
+
+    @property
+    def accounts(self) -> frozenset[str]:
+        """Venues whose account Titan has seen (balance corrections there are doubts)."""
+        return frozenset(self._accounts)
+
+    def know_accounts(self, venues: Iterable[str]) -> None:
+        """Venues whose account the state already knew (from a replayed event log, see
+        :func:`accounts_seen`): their balance corrections count from the first reconciliation."""
+        self._accounts.update(venues)
+
+    def _discount_first_sight(self, e: ev.ReconciliationCompleted) -> ev.ReconciliationCompleted:
+        first = min(self._first_sight.pop(e.venue, 0), e.position_discrepancies)
+        self._accounts.update(accounts_seen((e,)))
+        if not first:
+            return e
+        return msgspec.structs.replace(e, discrepancies=e.discrepancies - first,
+                                       position_discrepancies=e.position_discrepancies - first)
 
     def reconciled(self, anomaly_count: int) -> None:
         """Call after a reconciliation was applied: the state's anomalies so far are settled."""
@@ -136,5 +169,17 @@ class TruthTracker:
                                     ts_init=now_ns)
 
 
+def accounts_seen(messages: Iterable[ev.Message]) -> set[str]:
+    """Venues whose account these messages show Titan has seen: a balance set, or a
+    reconciliation the venue answered (a failed snapshot shows nothing)."""
+    out: set[str] = set()
+    for m in messages:
+        cls = m.__class__
+        if cls is ev.BalanceSet or (cls is ev.ReconciliationCompleted and (m.ok or m.discrepancies)):
+            out.add(m.venue)  # type: ignore[attr-defined]
+    return out
+
+
+RECONCILE_REASON = "reconcile "  # how titan.execution.reconcile words its corrections
 _ANSWERS = frozenset({ev.OrderAccepted, ev.OrderRejected, ev.OrderFilled, ev.OrderCanceled,
                       ev.OrderExpired})

@@ -195,3 +195,21 @@ def test_book_strategy_trades_on_replayed_data_time(tmp_path):
                                          is_snapshot=True))
     assert clock.now_ns() == before and state.mark_ts(iid) == before
     assert not runner.faults
+
+
+def test_a_fresh_start_sees_the_venue_account_without_doubting_it(tmp_path):
+    """The startup reconciliation of an empty log sets the paper account from nothing: the truth
+    tracker sees it like any reconciliation, and a first sight costs no points."""
+    cfg = make_config(tmp_path)
+
+    async def main():
+        async with Session(cfg, tmp_path, duration_s=60) as s:
+            r = s.runner
+            r.evaluate_truth()
+            return r.status(), r.truth.accounts
+
+    status, known = asyncio.run(main())
+    venue = "binanceusdm"
+    assert status["recovery"]["venues"][venue]["discrepancies"] == ["balance"]
+    assert known == {venue}  # the tracker saw the startup reconciliation
+    assert status["truth_score"] == 100.0 and status["truth_components"] == {}

@@ -95,3 +95,49 @@ def test_state_anomalies_count_until_the_next_reconciliation():
     assert t.evaluate([], 1, anomaly_count=state.anomaly_count).components == {"anomalies": 2.0}
     t.reconciled(state.anomaly_count)
     assert t.evaluate([], 2, anomaly_count=state.anomaly_count).score == 100.0
+
+
+def _reconcile_into(t: TruthTracker, state: ShadowState, balance: str, ts: int) -> None:
+    """One reconciliation with a venue holding ``balance`` USDT, applied and shown to ``t``."""
+    from titan.execution.client import VenueSnapshot
+    from titan.execution.reconcile import ReconcilePolicy, reconcile
+
+    snap = VenueSnapshot(venue="sim", ts=ts, balances={"USDT": Decimal(balance)})
+    result = reconcile(state, snap, ReconcilePolicy(), ts)
+    for e in result.events:
+        state.apply(e)
+        t.on_event(e)
+
+
+def test_first_sight_of_an_account_is_no_doubt_but_a_known_balance_that_moved_is():
+    state, t = ShadowState(), TruthTracker()
+    _reconcile_into(t, state, "10000", 1)  # a fresh start: the balance set from nothing
+    assert t.evaluate([], 1).score == 100.0
+    _reconcile_into(t, state, "9000", 2)  # Titan knew 10000: the venue says otherwise
+    assert t.evaluate([], 2).components == {"positions": 20.0}
+    _reconcile_into(t, state, "9000", 3)  # agreed again
+    assert t.evaluate([], 3).score == 100.0
+
+
+def test_an_account_known_from_the_log_or_from_initial_cash_is_not_first_sight():
+    restarted = TruthTracker()
+    restarted.know_accounts({"sim"})  # a daemon restarting on a log that held this account
+    _reconcile_into(restarted, ShadowState(), "10000", 1)
+    assert restarted.evaluate([], 1).components == {"positions": 20.0}
+    funded, state = TruthTracker(), ShadowState()
+    cash = ev.BalanceSet(venue="sim", currency="USDT", total=Decimal(500), reason="initial cash",
+                         ts_event=0, ts_init=0)
+    state.apply(cash)
+    funded.on_event(cash)
+    _reconcile_into(funded, state, "10000", 1)
+    assert funded.evaluate([], 1).components == {"positions": 20.0}
+
+
+def test_accounts_seen_in_a_log():
+    from titan.brain.truth import accounts_seen
+
+    msgs = [ev.BalanceSet(venue="a", currency="USDT", total=Decimal(1), ts_event=0, ts_init=0),
+            ev.ReconciliationCompleted(venue="b", ok=True, ts_event=0, ts_init=0),
+            ev.ReconciliationCompleted(venue="c", ok=False, reason="snapshot failed (x)",
+                                       ts_event=0, ts_init=0)]
+    assert accounts_seen(msgs) == {"a", "b"}
