@@ -10,6 +10,9 @@ orders for reasons that say nothing about the strategy, so they are fitted here:
 - spot has no leverage: on spot instruments each strategy is capped at 1x (the
   ``[[strategies]]`` leverage), so the Brain never approves what the account cannot pay.
 
+Advisory phases (family ``ai_quant``) run too: they never size an order, they publish
+``RegimeChanged`` for the Brain, whose regime table then gates the sized phases exactly as live.
+
 Everything else - leverage, position caps, drawdown rules, breaker, order rate - stays as
 configured, and ``policy_hash`` is computed over the fitted config (reported with the result).
 """
@@ -20,14 +23,14 @@ from collections.abc import Iterable
 
 import msgspec
 
-from titan.brain.allocator import SIZED
+from titan.brain.allocator import ADVISORY, SIZED
 from titan.config import StrategyConfig, TitanConfig
 from titan.core.instruments import Instrument
 from titan.phases.base import Phase
 
 
 class PolicyError(ValueError):
-    """A strategy cannot trade under the policy (e.g. an advisory family)."""
+    """A strategy cannot run under the policy (a family that is no built-in phase)."""
 
 
 def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterable[Instrument]
@@ -37,9 +40,9 @@ def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterab
     spot_only = all(i.is_spot for i in instruments)
     owners: dict[str, str] = {}
     for p in phases:
-        if p.family not in SIZED:
-            raise PolicyError(f"{p.owner}: family {p.family!r} cannot size orders "
-                              f"(expected one of {', '.join(SIZED)})")
+        if p.family not in SIZED and p.family not in ADVISORY:
+            raise PolicyError(f"{p.owner}: unknown family {p.family!r} "
+                              f"(expected one of {', '.join((*SIZED, *sorted(ADVISORY)))})")
         owners[p.owner] = p.family
     families = set(owners.values())
     updates = {}
@@ -50,6 +53,10 @@ def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterab
             updates[name] = msgspec.structs.replace(cfg, enabled=True, equity_min=0.0, equity_max=0.0)
         else:
             updates[name] = msgspec.structs.replace(cfg, enabled=False)
+    for name in ADVISORY & families:  # advisory: enabled, never given capital
+        cfg = config.phase(name)
+        assert cfg is not None
+        updates[name] = msgspec.structs.replace(cfg, enabled=True)
     phases_section = msgspec.structs.replace(config.phases, **updates)
     configured = {s.name or s.path.rsplit(":", 1)[-1].lower(): s for s in config.strategies}
     strategies: list[StrategyConfig] = []
@@ -69,5 +76,5 @@ def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterab
 
 def venue_leverage(config: TitanConfig) -> float:
     """The largest leverage any strategy of the fitted config may use (the SimVenue's margin)."""
-    levs = [config.strategy_limits(s).leverage for s in config.strategies]
+    levs = [config.strategy_limits(s).leverage for s in config.strategies if s.phase not in ADVISORY]
     return max(levs) if levs else 1.0
