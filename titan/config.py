@@ -100,7 +100,13 @@ class BrainSection(Section):
     price_band_bps: Annotated[float, Meta(gt=0, le=10_000)] = 500.0
     truth_score_min: Annotated[float, Meta(ge=0, le=100)] = 60.0
     max_orders_per_minute: Annotated[int, Meta(ge=1, le=100_000)] = 120
-    feed_stale_after_s: PositiveFloat = 30.0
+    # No new entries on an instrument whose last mark is older than this. A 1m-bar session
+    # marks an instrument once a minute (at its bar's close), so a decision on one instrument's
+    # bar that reads another's mark sees the previous minute's close (up to 60 s plus the bar's
+    # delivery): 90 s accepts that and refuses a mark two bars old. Live feeds are watched
+    # sooner, by the feed itself: a stream silent for ``feeds.stale_after_s`` is declared STALE
+    # (FeedStatusChanged), which blocks entries whatever the mark's age.
+    feed_stale_after_s: PositiveFloat = 90.0
     max_slippage_bps: NonNegFloat = 30.0
     max_ack_latency_ms: PositiveFloat = 3000.0
     tail_index_defensive: Annotated[float, Meta(gt=0, le=10)] = 2.0

@@ -178,7 +178,7 @@ def test_new_risk_gates_deny_entries_but_let_reductions_out_reduce_only(block):
                                      ts_event=now, ts_init=now))
         name = "feed"
     elif block == "stale":
-        w.now += 31 * SEC
+        w.now += int(w.cfg.brain.feed_stale_after_s * SEC) + SEC
         name = "feed"
     else:
         w.event(ev.TruthScoreChanged(score=40.0, ts_event=now, ts_init=now))
