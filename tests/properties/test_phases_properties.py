@@ -25,11 +25,11 @@ from titan.core import events as ev
 from titan.core.clock import SimClock
 from titan.core.instruments import Instrument, InstrumentKind
 from titan.phases.ai_quant import AiQuant
+from titan.phases.common.bracket import Bracket
+from titan.phases.common.rollup import BarRollup
 from titan.phases.hunter import Hunter
 from titan.phases.runner import PhaseRunner
 from titan.phases.scavenger import Scavenger
-from titan.phases.scavenger.bracket import Bracket
-from titan.phases.scavenger.rollup import BarRollup
 from titan.phases.scavenger.trap import confirm
 from titan.phases.sentinel import Sentinel
 from titan.phases.sentinel.legs import base_step, equal_legs

@@ -19,7 +19,7 @@ from titan.core import events as ev
 from titan.feeds.bars import timeframe_ns
 from titan.phases.ai_quant.regime import SEVERITY, RegimeDetector, RegimeSettings
 from titan.phases.base import Params, Phase
-from titan.phases.scavenger.rollup import BarRollup
+from titan.phases.common.rollup import BarRollup
 
 if TYPE_CHECKING:
     from titan.config import AiQuantConfig

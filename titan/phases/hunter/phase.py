@@ -32,13 +32,13 @@ from titan.core import events as ev
 from titan.feeds.bars import timeframe_ns
 from titan.indicators import ATR
 from titan.phases.base import Params, Stream, bar_stream
+from titan.phases.common.bracket import Bracket, Target
+from titan.phases.common.desk import Desk
+from titan.phases.common.rollup import BarRollup
+from titan.phases.common.sizing import risk_qty
 from titan.phases.hunter.flow import FlowConfirm
 from titan.phases.hunter.structure import StructureBias
 from titan.phases.hunter.zones import Zone, ZoneTracker
-from titan.phases.scavenger.bracket import Bracket, Target
-from titan.phases.scavenger.desk import Desk
-from titan.phases.scavenger.rollup import BarRollup
-from titan.phases.scavenger.sizing import risk_qty
 from titan.phases.setups import SetupBook, SetupMachine, SetupState
 
 if TYPE_CHECKING:

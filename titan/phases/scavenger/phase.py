@@ -33,11 +33,11 @@ from titan.core import events as ev
 from titan.feeds.bars import timeframe_ns
 from titan.indicators import ATR
 from titan.phases.base import Params
-from titan.phases.scavenger.bracket import Bracket, Target
-from titan.phases.scavenger.desk import Desk
+from titan.phases.common.bracket import Bracket, Target
+from titan.phases.common.desk import Desk
+from titan.phases.common.rollup import BarRollup
+from titan.phases.common.sizing import risk_qty
 from titan.phases.scavenger.levels import StructuralLevels
-from titan.phases.scavenger.rollup import BarRollup
-from titan.phases.scavenger.sizing import risk_qty
 from titan.phases.scavenger.trap import TrapPlan, confirm, gap_atr
 from titan.phases.setups import SetupBook, SetupMachine, SetupState
 

@@ -31,7 +31,7 @@ from msgspec import Meta
 from titan.core import events as ev
 from titan.feeds.bars import timeframe_ns
 from titan.phases.base import Params, Stream, bar_stream
-from titan.phases.scavenger.desk import Desk
+from titan.phases.common.desk import Desk
 from titan.phases.sentinel.basis import FundingEstimate, basis_bps, expected_edge_bps
 from titan.phases.sentinel.legs import equal_legs, hedge_contracts, spot_of
 from titan.phases.setups import SetupBook, SetupMachine, SetupState

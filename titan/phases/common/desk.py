@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from titan.core import events as ev
 from titan.phases.base import Phase
-from titan.phases.scavenger.sizing import ZERO
+from titan.phases.common.sizing import ZERO
 
 
 class Desk(Phase):
