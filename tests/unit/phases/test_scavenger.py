@@ -112,6 +112,24 @@ def test_trap_enters_on_confirmed_break_and_takes_the_target():
     assert s.state.position_qty(IID, "scavenger") == 0
 
 
+def test_size_risks_a_fraction_of_the_phase_budget_not_of_the_account():
+    # at 4,000 the Brain gives Scavenger (a $200-$5,000 phase) only part of the equity; at
+    # 5,000 nothing: then no entry is sized at all (no order for the Brain to deny)
+    rows = WARMUP + [APPROACH, BREAK, (1013, 1020, 1010, 1018)]
+    budgets: list[Decimal] = []
+    ph = Scavenger(small(), instruments=[IID], timeframe="1m")
+    s = run_session([ph], bars(IID, rows), [PERP], cash=4000,
+                    observe=lambda sess, _: budgets.append(sess.brain.allocations["scavenger"]))
+    (entry, *_) = s.submits
+    budget = budgets[len(WARMUP)]  # as the phase saw it when the break bar closed
+    assert Decimal(0) < budget < Decimal(4000)
+    assert entry.quantity == PERP.round_qty(Decimal("0.01") * budget / 8)  # 1 % over 1013 - 1005
+    ph, s = session(rows, cash=5000)
+    assert s.brain.allocations["scavenger"] == 0
+    assert s.submits == [] and s.denials == []
+    assert ph.setups[IID].history[-1].reason == "size rounds to zero"
+
+
 def test_stop_below_the_broken_level_closes_a_failed_break():
     rows = WARMUP + [APPROACH, BREAK, (1013, 1014, 1004, 1006), (1006, 1008, 1000, 1002)]
     _, s = session(rows)

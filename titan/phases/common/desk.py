@@ -19,9 +19,11 @@ class Desk(Phase):
     """A :class:`Phase` with position helpers (requires a bound context)."""
 
     def budget(self) -> Decimal:
-        """The equity the phase sizes from (the Brain caps it to the phase's allocation)."""
+        """The capital the phase sizes from: its family's allocation from the Brain (what every
+        order is capped to anyway), or the account equity where no Brain allocates."""
         assert self.ctx is not None
-        return self.ctx.view.equity()
+        allocated = self.ctx.budget()
+        return allocated if allocated is not None else self.ctx.view.equity()
 
     def working(self, instrument_id: str) -> bool:
         """True while any order of this phase on the instrument is not finished."""

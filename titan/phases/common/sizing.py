@@ -5,8 +5,8 @@ classic fixed-fractional rule), capped so the notional stays within ``leverage x
 floored to the instrument's lot. The Brain caps the result again against the phase's
 allocation and every risk limit, so this is the phase's *wish*, never a guarantee.
 
-The budget is the account equity the phase can see (``PortfolioView.equity``): the phases do
-not receive their Brain allocation yet, which is the Brain's business to enforce.
+The budget is the phase family's allocation (``PhaseContext.budget``, see ``Desk.budget``), so
+``risk_fraction`` is a fraction of the capital the phase actually manages.
 """
 
 from __future__ import annotations
