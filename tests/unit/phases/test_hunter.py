@@ -117,13 +117,44 @@ def test_after_the_first_target_the_stop_sits_at_the_entry():
     assert s.fills[-1].last_price == Decimal("109")  # the breakeven stop, at the next open
 
 
-def test_an_entry_left_behind_by_a_bias_flip_is_closed_when_it_fills():
+def test_an_entry_left_behind_by_a_bias_flip_is_canceled_or_closed_if_it_filled_first():
+    # the bias turns bearish on the 4th bar after the entry; the next bar trades down to 109
     rows = RALLY + [(114, 117, 113, 116), (116, 118, 112, 117), (117, 119, 114, 118),
                     (118, 118, 110, 111), (111, 111, 108, 109.5), (109.5, 110, 109, 109.8)]
     ph, s = session(rows)
-    assert [(o.side, o.reduce_only, o.tag) for o in s.submits] == [
+    (entry,) = s.submits
+    cancels = [m for m in s.messages if isinstance(m, ev.CancelOrder)]
+    assert [(c.client_order_id, c.reason) for c in cancels] == [(entry.client_order_id, "bias changed")]
+    assert s.fills == [] and s.state.position_qty(IID, "hunter") == 0  # canceled before 109 traded
+    assert ph.setups[IID].history[-1].reason == "entry canceled: bias changed"
+    # with 30 s of order latency the cancel lands after the fill: the orphan is closed at once
+    from titan.backtest.runner import BacktestRunner
+
+    ph = Hunter(small(), instruments=[IID], timeframe="1m")
+    runner = BacktestRunner([ph], [PERP], [bars(IID, [*rows, (109.8, 110, 109, 109.5)])],
+                            cash=10_000, fill="ohlc", latency_ns=30 * 10**9)
+    result = runner.run()
+    assert [(o.side, o.reduce_only, o.tag) for o in runner.record.orders.values()] == [
         (ev.Side.BUY, False, "entry:fvg"), (ev.Side.SELL, True, "orphan:bias changed")]
-    assert s.state.position_qty(IID, "hunter") == 0
+    assert result.venue_positions.get(IID, 0) == 0
+
+
+def test_a_resting_entry_is_canceled_when_price_runs_away_from_the_zone():
+    # after the entry rests at 109, price climbs 5 a bar: a watched setup would be dropped
+    # once the close is 1.5 x watch_atr ATR past the zone's edge, and so is the resting entry
+    rows = RALLY + [(114, 116, 110, 115), (115, 121, 114, 120), (120, 126, 119, 125),
+                    (125, 131, 124, 130), (130, 136, 129, 135)]
+    ph, s = session(rows, watch_atr=2.0, close_watch_atr=2.0)
+    (entry,) = s.submits
+    cancels = [m for m in s.messages if isinstance(m, ev.CancelOrder)]
+    assert [(c.client_order_id, c.reason) for c in cancels] == [
+        (entry.client_order_id, "price left the zone behind")]
+    assert s.fills == [] and ph.setups[IID].state is SetupState.IDLE
+    atr = float(ph._sym[IID].atr.value)
+    assert rows[-1][3] - 109 > 1.5 * 2.0 * atr  # the run-away rule, by the phase's own ATR
+    ph, s = session(rows, watch_atr=3.0, close_watch_atr=3.0)  # 4.5 ATR: not yet
+    assert len(s.submits) == 1 and not any(isinstance(m, ev.CancelOrder) for m in s.messages)
+    assert ph.setups[IID].state is SetupState.IN_TRADE
 
 
 def test_flow_against_the_setup_blocks_the_entry():

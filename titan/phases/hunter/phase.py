@@ -16,8 +16,9 @@ there (``flow``). Setup per symbol (seed 004 section 3):
 
 The stop sits ``stop_atr`` ATR beyond the zone's far side; half the position (``tp1_fraction``)
 is taken at ``tp1_r`` R, the stop then moves to the entry, the rest goes at ``tp2_r`` R. A zone
-closed through, or the bias flipping, cancels the setup; an entry that is still resting then
-can only be orphaned (the Phase API has no cancel yet): if it fills later it is closed at once.
+closed through, the bias flipping, or price running away from the zone (as for a setup being
+watched) abandons the setup: an entry still resting is canceled, and one that filled before
+its cancel landed (a race with the venue) is closed at once.
 Sizes risk ``risk_per_trade`` of the budget; ATR is Wilder's on the entry timeframe.
 """
 
@@ -241,7 +242,7 @@ class Hunter(Desk):
         return [self.intent(iid, order_side, qty, price=entry, post_only=True,
                             tag=f"entry:{z.kind}")]
 
-    def _manage(self, m: SetupMachine, bar: ev.Bar, s: _Symbol) -> list[ev.OrderIntent] | None:
+    def _manage(self, m: SetupMachine, bar: ev.Bar, s: _Symbol) -> list[Any] | None:
         p: HunterParams = self.params  # type: ignore[assignment]
         iid, now = bar.instrument_id, bar.ts_event
         plan: _Plan = m.data["plan"]
@@ -252,12 +253,18 @@ class Hunter(Desk):
             if pos == 0:
                 if not working:
                     self._refused(iid, now)
-                    m.to(IDLE, now, "entry not filled")
+                    m.to(IDLE, now, f"entry canceled: {plan.abandoned}" if plan.abandoned
+                         else "entry not filled")
                 elif not plan.abandoned:
                     if s.bias.bias != side:
                         plan.abandoned = "bias changed"
                     elif (bar.close - plan.zone.far) * side < 0:
                         plan.abandoned = "zone closed through"
+                    elif (bar.close - plan.entry) * side > 1.5 * p.watch_atr * float(s.atr.value):
+                        plan.abandoned = "price left the zone behind"
+                    if plan.abandoned:  # the resting entry no longer has a setup behind it
+                        return [self.cancel(o.client_order_id, reason=plan.abandoned)
+                                for o in self.open_orders(iid)] or None
                 return None
             if plan.abandoned:
                 m.data["bracket"] = Bracket(side, plan.entry, plan.stop, [], size=abs(pos))
