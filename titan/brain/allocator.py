@@ -44,30 +44,52 @@ Range = tuple[float, float]  # (equity_min, equity_max); max = inf when unbounde
 
 def memberships(equity: float, ranges: Mapping[str, Range], steepness: float) -> dict[str, float]:
     """How much each phase belongs at this equity, in [0, 1], before any weighting."""
-    out: dict[str, float] = {}
-    if equity <= 0.0:
-        return {p: 0.0 for p in ranges}
-    le = math.log(equity)
-    for p, (lo, hi) in ranges.items():
-        if equity < lo or equity > hi:
-            out[p] = 0.0
-            continue
+    return {p: e.membership(equity, steepness) for p, e in edges(ranges).items()}
+
+
+class Edges:
+    """One phase's range with its overlaps worked out once (they depend on the ranges only):
+    the log-equity span of the rising edge (fade in) and of the falling edge (fade out)."""
+
+    __slots__ = ("lo", "hi", "rise", "fall")
+
+    def __init__(self, lo: float, hi: float, rise: tuple[float, float] | None,
+                 fall: tuple[float, float] | None) -> None:
+        self.lo, self.hi, self.rise, self.fall = lo, hi, rise, fall
+
+    def membership(self, equity: float, steepness: float) -> float:
+        if equity <= 0.0 or equity < self.lo or equity > self.hi:
+            return 0.0
         m = 1.0
+        if self.rise is not None or self.fall is not None:
+            le = math.log(equity)
+            if self.rise is not None:
+                a, b = self.rise
+                m *= logistic_ramp((le - a) / (b - a), steepness)
+            if self.fall is not None:
+                a, b = self.fall
+                m *= 1.0 - logistic_ramp((le - a) / (b - a), steepness)
+        return m
+
+
+def edges(ranges: Mapping[str, Range]) -> dict[str, Edges]:
+    out: dict[str, Edges] = {}
+    for p, (lo, hi) in ranges.items():
+        rise = fall = None
         # Rising edge: another range covers our lower bound -> fade in across the overlap.
         covers_lo = [qhi for q, (qlo, qhi) in ranges.items() if q != p and qlo < lo < qhi]
         if covers_lo and lo > 0.0:
             top = min(min(covers_lo), hi)
             if top > lo:
-                m *= logistic_ramp((le - math.log(lo)) / (math.log(top) - math.log(lo)), steepness)
+                rise = (math.log(lo), math.log(top))
         # Falling edge: another range covers our upper bound -> fade out across the overlap.
         if math.isfinite(hi):
             covers_hi = [qlo for q, (qlo, qhi) in ranges.items() if q != p and lo < qlo < hi < qhi]
             if covers_hi:
                 bottom = max(max(covers_hi), lo)
                 if hi > bottom > 0.0:
-                    x = (le - math.log(bottom)) / (math.log(hi) - math.log(bottom))
-                    m *= 1.0 - logistic_ramp(x, steepness)
-        out[p] = m
+                    fall = (math.log(bottom), math.log(hi))
+        out[p] = Edges(lo, hi, rise, fall)
     return out
 
 
@@ -105,6 +127,7 @@ class Allocator:
                 self.ranges[p] = (cfg.equity_min, cfg.equity_max or math.inf)
         self.regime = ""
         self.lev_scale = 1.0  # the regime's leverage scale (1 with no regime)
+        self._edges = edges(self.ranges)  # the ranges are fixed for the allocator's life
         self.performance: dict[str, float] = {p: 0.0 for p in self.ranges}
         self.shares: dict[str, float] = {p: 0.0 for p in PHASE_NAMES}
         self._published: dict[str, float] = dict(self.shares)
@@ -147,15 +170,17 @@ class Allocator:
 
     def compute(self, equity: float) -> dict[str, float]:
         """The shares at ``equity`` under the current regime, performance and switches."""
-        m = memberships(equity, self.ranges, self._steepness)
         w = self._perf_weight
-        weights = {
-            p: m[p] * (1.0 + w * self.performance[p])
-            if self.enabled[p] and self.allowed(p) else 0.0
-            for p in self.ranges
-        }
-        total = sum(weights.values())
-        shares = {p: (weights[p] / total if total > 0 else 0.0) for p in self.ranges}
+        steep = self._steepness
+        enabled, perf, allowed = self.enabled, self.performance, self.allowed
+        weights: dict[str, float] = {}
+        total = 0.0
+        for p, e in self._edges.items():
+            # a phase that may not trade weighs 0 whatever its membership
+            x = e.membership(equity, steep) * (1.0 + w * perf[p]) if enabled[p] and allowed(p) else 0.0
+            weights[p] = x
+            total += x
+        shares = {p: (x / total if total > 0 else 0.0) for p, x in weights.items()}
         for p in ADVISORY:
             shares[p] = 0.0
         return shares
@@ -166,13 +191,14 @@ class Allocator:
         stopped receiving capital, or a share moved by at least ``allocation_event_step``),
         or when ``force`` (regime change, phase switched on/off)."""
         self._equity = equity
-        self.shares = self.compute(equity)
-        old = self._published
-        moved = any(
-            (self.shares[p] > 0) != (old.get(p, 0.0) > 0)
-            or abs(self.shares[p] - old.get(p, 0.0)) >= self._event_step
-            for p in self.shares
-        )
+        shares = self.shares = self.compute(equity)
+        old, step = self._published, self._event_step
+        moved = False
+        for p, x in shares.items():
+            o = old.get(p, 0.0)
+            if (x > 0) != (o > 0) or abs(x - o) >= step:
+                moved = True
+                break
         if not (moved or force):
             return None
         self._published = dict(self.shares)

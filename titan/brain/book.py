@@ -20,7 +20,7 @@ no position and no working order are not tracked at all: their marks cost one di
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 from titan.core.events import Side
@@ -72,8 +72,11 @@ class RiskBook:
                  owner_phase: Mapping[str, str]) -> None:
         self.view = view
         self.instruments = instruments
+        mark_float = getattr(view, "mark_float", None)  # ShadowState's: no Decimal round trip
+        self.mark_of: Callable[[str], float | None] = mark_float or _decimal_mark(view)
         self.owner_phase = dict(owner_phase)
         self.owners: set[str] = set(owner_phase) | {EXTERNAL}
+        self._sorted_owners: list[tuple[str, str]] = []  # (owner, phase) by owner
         self.tracked: dict[str, Tracked] = {}
         self.equity = 0.0
         self.gross_total = 0.0
@@ -87,8 +90,8 @@ class RiskBook:
     # ---- reading the view ---------------------------------------------------------------------
 
     def _mark(self, iid: str) -> float:
-        m = self.view.mark(iid)
-        return float(m) if m is not None else 0.0
+        m = self.mark_of(iid)
+        return m if m is not None else 0.0
 
     def _unit(self, iid: str) -> float:
         inst = self.instruments.get(iid)
@@ -108,13 +111,15 @@ class RiskBook:
         self.gross_total = 0.0
         self.gross_owner = {}
         self.gross_phase = {}
-        for iid in sorted(iids):
+        for iid in sorted(iids) if len(iids) > 1 else iids:
             self._load(iid)
         self.equity = float(view.equity())
+        if len(self.owners) != len(self._sorted_owners):  # owners only grow
+            self._sorted_owners = [(o, self.phase_of(o)) for o in sorted(self.owners)]
         pnl: dict[str, float] = {}
-        for owner in sorted(self.owners):
-            ph = self.phase_of(owner)
-            pnl[ph] = pnl.get(ph, 0.0) + float(view.phase_pnl(owner))
+        phase_pnl = view.phase_pnl
+        for owner, ph in self._sorted_owners:
+            pnl[ph] = pnl.get(ph, 0.0) + float(phase_pnl(owner))
         self.pnl_phase = pnl
 
     def refresh(self, iid: str) -> None:
@@ -298,3 +303,11 @@ class RiskBook:
 
     def held(self) -> Iterable[Tracked]:
         return self.tracked.values()
+
+
+def _decimal_mark(view: PortfolioView) -> Callable[[str], float | None]:
+    def mark(iid: str) -> float | None:
+        m = view.mark(iid)
+        return None if m is None else float(m)
+
+    return mark

@@ -125,6 +125,8 @@ class Brain:
         # the hot path of on_market: bound methods and containers that are never replaced
         self._tracked_get: Callable[[str], Tracked | None] = self.book.tracked.get
         self._mark_priced: set[str] = set()
+        self._n_instruments = -1
+        self._iids: list[str] = []
         self._on: dict[type, Callable[[Any, int, list[Message]], None]] = {
             ev.OrderFilled: self._on_fill,
             ev.OrderAccepted: self._on_accepted,
@@ -528,10 +530,11 @@ class Brain:
                 self._allocate(now_ns, out)
         if now_ns >= self._next_tail:
             self._next_tail = now_ns + self._tail_sample_ns
-            for inst in self.instruments:
-                m = self.view.mark(inst.id)
+            mark, sample = self.book.mark_of, self.tail.sample
+            for iid in self._instrument_ids():
+                m = mark(iid)
                 if m is not None:
-                    self.tail.sample(inst.id, float(m), now_ns)
+                    sample(iid, m, now_ns)
             self._check_tails(now_ns, out)
         pnl, level = self.book.pnl_phase, self.drawdown.next_level
         for p in SIZED:
@@ -541,10 +544,18 @@ class Brain:
             out.extend(self._close_leftovers(now_ns))
         return _ordered(out) if out else out
 
+    def _instrument_ids(self) -> list[str]:
+        """The registry's ids (a registry only grows: re-read when its size changed)."""
+        if len(self.instruments) != self._n_instruments:
+            self._n_instruments = len(self.instruments)
+            self._iids = [inst.id for inst in self.instruments]
+        return self._iids
+
     def _check_tails(self, now_ns: int, out: list[Message]) -> None:
-        held = {iid for iid, rec in self.book.tracked.items() if any(lg.qty for lg in rec.legs.values())}
-        for key in [k for k in self.elevated if k.startswith("tail:") and k[5:] not in held]:
-            del self.elevated[key]
+        held = {iid for iid, rec in self.book.tracked.items() if _holds(rec)}
+        if self.elevated:
+            for key in [k for k in self.elevated if k.startswith("tail:") and k[5:] not in held]:
+                del self.elevated[key]
         for iid in sorted(held):
             alpha = self.tail.index(iid)
             key = "tail:" + iid
@@ -757,6 +768,13 @@ class Brain:
         if not left:
             return []
         return self._close(closing_legs(left), "emergency: closing what is left", now_ns)
+
+
+def _holds(rec: Tracked) -> bool:
+    for leg in rec.legs.values():
+        if leg.qty:
+            return True
+    return False
 
 
 _RANK = {ev.OrderApproved: 0, ev.SubmitOrder: 0, ev.OrderDenied: 1, ev.InternalCross: 2,

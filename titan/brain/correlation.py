@@ -69,7 +69,8 @@ class PhaseReturns:
 
     Sums of x, x^2 and x*y over the window are kept as samples enter and leave, so a sample
     costs O(phases^2) however long the window; they are recomputed exactly once per window
-    so rounding cannot accumulate.
+    so rounding cannot accumulate. (Sums are lists indexed like ``phases`` and ``_pairs``:
+    a sample runs on the Brain's timer.)
     """
 
     def __init__(self, phases: Sequence[str], window: int, min_samples: int, sample_ns: int) -> None:
@@ -77,50 +78,52 @@ class PhaseReturns:
         self.window = window
         self.min_samples = min_samples
         self.sample_ns = sample_ns
-        self._returns: dict[str, deque[float]] = {p: deque(maxlen=window) for p in self.phases}
-        self._pairs = [(p, q) for i, p in enumerate(self.phases) for q in self.phases[i + 1:]]
-        self._s = {p: 0.0 for p in self.phases}
-        self._ss = {p: 0.0 for p in self.phases}
-        self._sxy = {pq: 0.0 for pq in self._pairs}
+        k = len(self.phases)
+        self._at = {p: i for i, p in enumerate(self.phases)}
+        self._returns: list[deque[float]] = [deque(maxlen=window) for _ in self.phases]
+        self._pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        self._s = [0.0] * k
+        self._ss = [0.0] * k
+        self._sxy = [0.0] * len(self._pairs)
         self._n = 0
         self._since_exact = 0
-        self._last_pnl: dict[str, float] | None = None
+        self._last_pnl: list[float] | None = None
         self._last_ns = 0
         self.correlations: dict[tuple[str, str], float] = {}
 
     def sample(self, pnl: Mapping[str, float], base: Mapping[str, float], now_ns: int) -> bool:
         """Record one return per phase if the interval has passed; True when recorded."""
-        if self._last_pnl is not None and now_ns - self._last_ns < self.sample_ns:
+        last = self._last_pnl
+        if last is not None and now_ns - self._last_ns < self.sample_ns:
             return False
-        current = {p: pnl.get(p, 0.0) for p in self.phases}
-        if self._last_pnl is not None:
-            last = self._last_pnl
-            new = {}
-            for p in self.phases:
+        current = [pnl.get(p, 0.0) for p in self.phases]
+        if last is not None:
+            new = []
+            for p, c, b0 in zip(self.phases, current, last, strict=True):
                 b = base.get(p, 0.0)
-                new[p] = (current[p] - last[p]) / b if b > 0 else 0.0
+                new.append((c - b0) / b if b > 0 else 0.0)
             self._push(new)
         self._last_pnl = current
         self._last_ns = now_ns
         return True
 
-    def _push(self, new: dict[str, float]) -> None:
-        rets = self._returns
+    def _push(self, new: list[float]) -> None:
+        rets, s, ss, sxy = self._returns, self._s, self._ss, self._sxy
         if self._n == self.window:  # the oldest sample leaves the window
-            old = {p: rets[p][0] for p in self.phases}
-            for p, x in old.items():
-                self._s[p] -= x
-                self._ss[p] -= x * x
-            for pq in self._pairs:
-                self._sxy[pq] -= old[pq[0]] * old[pq[1]]
+            old = [r[0] for r in rets]
+            for i, x in enumerate(old):
+                s[i] -= x
+                ss[i] -= x * x
+            for k, (i, j) in enumerate(self._pairs):
+                sxy[k] -= old[i] * old[j]
         else:
             self._n += 1
-        for p, x in new.items():
-            rets[p].append(x)
-            self._s[p] += x
-            self._ss[p] += x * x
-        for pq in self._pairs:
-            self._sxy[pq] += new[pq[0]] * new[pq[1]]
+        for i, x in enumerate(new):
+            rets[i].append(x)
+            s[i] += x
+            ss[i] += x * x
+        for k, (i, j) in enumerate(self._pairs):
+            sxy[k] += new[i] * new[j]
         self._since_exact += 1
         if self._since_exact >= self.window:
             self._exact()
@@ -129,22 +132,24 @@ class PhaseReturns:
     def _exact(self) -> None:
         self._since_exact = 0
         rets = self._returns
-        for p in self.phases:
-            self._s[p] = math.fsum(rets[p])
-            self._ss[p] = math.fsum(x * x for x in rets[p])
-        for p, q in self._pairs:
-            self._sxy[(p, q)] = math.fsum(x * y for x, y in zip(rets[p], rets[q], strict=True))
+        for i, r in enumerate(rets):
+            self._s[i] = math.fsum(r)
+            self._ss[i] = math.fsum(x * x for x in r)
+        for k, (i, j) in enumerate(self._pairs):
+            self._sxy[k] = math.fsum(x * y for x, y in zip(rets[i], rets[j], strict=True))
 
     def _correlate(self) -> None:
-        self.correlations = {}
+        self.correlations = out = {}
         n = self._n
         if n < self.min_samples:
             return
-        for p, q in self._pairs:
-            c = _corr(n, self._s[p], self._s[q], self._ss[p], self._ss[q], self._sxy[(p, q)])
+        phases, s, ss, sxy = self.phases, self._s, self._ss, self._sxy
+        for k, (i, j) in enumerate(self._pairs):
+            c = _corr(n, s[i], s[j], ss[i], ss[j], sxy[k])
             if c is not None:
-                self.correlations[(p, q)] = c
-                self.correlations[(q, p)] = c
+                p, q = phases[i], phases[j]
+                out[(p, q)] = c
+                out[(q, p)] = c
 
     def correlation(self, p: str, q: str) -> float | None:
         return self.correlations.get((p, q))
@@ -155,8 +160,9 @@ class PhaseReturns:
 
     def scores(self) -> dict[str, float]:
         if self._n < self.min_samples:
-            return {p: 0.0 for p in self.phases}
-        return {p: _score(self._n, self._s[p], self._ss[p]) for p in self.phases}
+            return dict.fromkeys(self.phases, 0.0)
+        n, s, ss = self._n, self._s, self._ss
+        return {p: _score(n, s[i], ss[i]) for i, p in enumerate(self.phases)}
 
     def returns(self, phase: str) -> list[float]:
-        return list(self._returns[phase])
+        return list(self._returns[self._at[phase]])

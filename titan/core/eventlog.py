@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import sqlite3
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -49,6 +50,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _INSERT = "INSERT INTO events (seq, ts, type, cid, phase, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_HEAD = struct.Struct(">QI").pack  # what the digest hashes before each payload: seq, length
+_ENCODE = codec.encode
 
 Row = tuple[int, int, str, "str | None", "str | None", bytes]
 AlertSink = Callable[[ev.AlertRaised], None]
@@ -153,26 +156,26 @@ class EventLog:
 
     def append(self, msg: ev.Message) -> int:
         """Number and buffer one message; returns its sequence number. Never blocks."""
-        payload = codec.encode(msg)
+        payload = _ENCODE(msg)
         self._seq = seq = self._seq + 1
-        h = self._hash
-        h.update(seq.to_bytes(8, "big"))
-        h.update(len(payload).to_bytes(4, "big"))
-        h.update(payload)
-        if isinstance(msg, COMMANDS):
+        self._hash.update(_HEAD(seq, len(payload)) + payload)  # = seq, length, payload
+        command = isinstance(msg, COMMANDS)
+        if command:
             self._remember_command(msg, seq)
-        if self.mode == "sqlite":
+        mode = self.mode
+        if mode == "memory":
+            self._entries.append((seq, payload))
+            self._durable = seq
+        elif mode == "sqlite":
             self._buffer.append(_row(seq, msg, payload))
             wake = self._wake
             if wake is not None:
-                if isinstance(msg, COMMANDS):
+                if command:
                     self._urgent = True
                     wake.set()
                 elif len(self._buffer) >= self.flush_batch:
                     wake.set()
         else:
-            if self.mode == "memory":
-                self._entries.append((seq, payload))
             self._durable = seq
         return seq
 
@@ -281,7 +284,8 @@ class EventLog:
                     backoff = min(backoff * 2, 2.0)
                     self._urgent = True
                     continue
-            if self._closing:
+            # entries appended while that write ran are written before a close ends the loop
+            if self._closing and not self._buffer:
                 return
 
     async def _write(self, rows: list[Row]) -> bool:

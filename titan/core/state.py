@@ -46,6 +46,7 @@ from titan.core.instruments import (
 from titan.core.orders import Order, OrderStatus, Trigger
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 EXTERNAL_PHASE = "external"  # owner of positions and orders Titan did not originate
 NET = ""  # the phase key of an instrument's net position
 
@@ -135,11 +136,14 @@ class ShadowState:
         self.account_currency = account_currency
         self._inst: dict[str, Instrument] = {}
         self._marks: dict[str, float] = {}
+        self._mark_dec: dict[str, tuple[float, Decimal]] = {}  # the last mark read as a Decimal
         self._mark_ts: dict[str, int] = {}
         self._mark_priced: set[str] = set()  # instruments with a MarkPrice stream
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         self._books: dict[tuple[str, str], _Book] = {}  # (instrument, phase or NET)
+        # the same books by phase (NET included), in creation order: books are never removed
+        self._by_phase: dict[str, list[tuple[str, _Book]]] = {}
         self._balances: dict[tuple[str, str], Decimal] = {}  # (venue, currency)
         # Bounded memory for a process that runs for months: closed orders and the trade ids
         # used to drop duplicate fills are kept for a window, oldest forgotten first (the event
@@ -383,6 +387,7 @@ class ShadowState:
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = _Book()
+            self._by_phase.setdefault(phase, []).append((iid, book))
         return book
 
     def _add(self, venue: str, currency: str, amount: Decimal) -> None:
@@ -405,8 +410,21 @@ class ShadowState:
 
     def mark(self, instrument_id: str) -> Decimal | None:
         price = self._marks.get(instrument_id)
+        if price is None:
+            return None
+        cached = self._mark_dec.get(instrument_id)
+        if cached is not None and cached[0] == price and price:  # (0.0 == -0.0, but not the same text)
+            return cached[1]
         # float() first: a numpy scalar's repr is "np.float64(...)", not a number
-        return None if price is None else Decimal(repr(float(price)))
+        dec = Decimal(repr(float(price)))
+        self._mark_dec[instrument_id] = (price, dec)
+        return dec
+
+    def mark_float(self, instrument_id: str) -> float | None:
+        """``float(mark(instrument_id))`` without the Decimal (the same number: a float's
+        shortest repr reads back to itself)."""
+        price = self._marks.get(instrument_id)
+        return None if price is None else float(price)
 
     def mark_ts(self, instrument_id: str) -> int:
         return self._mark_ts.get(instrument_id, 0)
@@ -472,18 +490,20 @@ class ShadowState:
         book = self._books.get((instrument_id, NET if phase is None else phase))
         if book is None or book.quantity == 0:
             return ZERO
-        mark = self.mark(instrument_id)
+        return self._unrealized(instrument_id, book)
+
+    def _unrealized(self, iid: str, book: _Book) -> Decimal:
+        mark = self.mark(iid)
         if mark is None:
             return ZERO
-        inst = self.instrument(instrument_id)
-        return (mark - book.avg_price) * book.quantity * inst.contract_size
+        return (mark - book.avg_price) * book.quantity * self.instrument(iid).contract_size
 
     def phase_pnl(self, phase: str) -> Decimal:
         total = ZERO
-        for (iid, ph), book in self._books.items():
-            if ph == phase:
-                pnl = book.realized_pnl - book.fees + book.funding + self.unrealized_pnl(iid, ph)
-                total += pnl * self._rate(self.instrument(iid).settle_currency)
+        for iid, book in self._by_phase.get(phase, ()):
+            pnl = book.realized_pnl - book.fees + book.funding + (
+                self._unrealized(iid, book) if book.quantity != 0 else ZERO)
+            total += pnl * self._rate(self.instrument(iid).settle_currency)
         return total
 
     def equity(self) -> Decimal:
@@ -491,11 +511,11 @@ class ShadowState:
         for (_, currency), amount in self._balances.items():
             if amount:
                 total += amount * self._rate(currency)
-        for (iid, ph), book in self._books.items():
-            if ph == NET and book.quantity != 0:
+        for iid, book in self._by_phase.get(NET, ()):
+            if book.quantity != 0:
                 inst = self.instrument(iid)
                 if not inst.is_spot:  # spot holdings are already balances
-                    total += self.unrealized_pnl(iid) * self._rate(inst.settle_currency)
+                    total += self._unrealized(iid, book) * self._rate(inst.settle_currency)
         return total
 
     def gross_exposure(self, phase: str | None = None) -> Decimal:
@@ -511,7 +531,7 @@ class ShadowState:
     def _rate(self, currency: str) -> Decimal:
         """Value of one unit of ``currency`` in the account currency (0 if no mark says)."""
         if currency == self.account_currency:
-            return Decimal(1)
+            return ONE
         acct = self.account_currency
         fallback = None
         for iid in self._marks:
@@ -529,11 +549,15 @@ class ShadowState:
         other = copy.copy(self)
         other._inst = dict(self._inst)
         other._marks = dict(self._marks)
+        other._mark_dec = dict(self._mark_dec)
         other._mark_ts = dict(self._mark_ts)
         other._mark_priced = set(self._mark_priced)
         other._orders = copy.deepcopy(self._orders)
         other._open = {cid: other._orders[cid] for cid in self._open}
         other._books = {k: copy.copy(b) for k, b in self._books.items()}
+        other._by_phase = {}
+        for (iid, ph), b in other._books.items():
+            other._by_phase.setdefault(ph, []).append((iid, b))
         other._balances = dict(self._balances)
         other._trade_ids = set(self._trade_ids)
         other._trade_fifo = deque(self._trade_fifo)

@@ -190,6 +190,25 @@ def test_numbering_continues_across_restarts_and_small_batches_are_grouped(tmp_p
     assert len(list(read_log(path, until_ts=5))) == 5
 
 
+def test_close_writes_entries_appended_while_its_last_write_was_running(tmp_path):
+    path = tmp_path / "titan.sqlite"
+
+    async def session():
+        log = EventLog(path, flush_interval_ms=10_000)
+        await log.open()
+        log.append(accepted(1))
+        closing = asyncio.create_task(log.close())
+        while log.pending:  # the writer has taken the buffer: its write is in flight
+            await asyncio.sleep(0)
+        in_flight = log.durable_seq == 0
+        log.append(accepted(2))
+        await closing
+        return in_flight
+
+    assert asyncio.run(session())
+    assert on_disk(path) == [(1, "OrderAccepted"), (2, "OrderAccepted")]
+
+
 def test_memory_and_off_logs_give_the_same_deterministic_digest():
     msgs = [submit(1), accepted(1), submit(2)]
     mem, off, other = EventLog.memory(), EventLog.off(), EventLog.memory()
