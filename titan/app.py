@@ -353,8 +353,8 @@ class Session:
         assert self.state is not None
         if not self.phases:
             self.build_phases()
-        self.brain = Brain(self.config, self.registry, self.state, self.ids,
-                           policy_hash=self.policy_hash, owners=self.owners)
+        self.brain = Brain(owner_named(self.config, Path(self.edge.base_dir)), self.registry,
+                           self.state, self.ids, policy_hash=self.policy_hash, owners=self.owners)
         self.brain.restore(restore)
         self.kernel = Kernel(clock=self.clock, state=self.state, brain=self.brain,
                              phases=self.phases, clients=self.clients,
@@ -387,12 +387,31 @@ def sim_leverage(config: TitanConfig) -> float:
     return max(levs) if levs else 1.0
 
 
+def owner_named(config: TitanConfig, base_dir: Path) -> TitanConfig:
+    """The config with each strategy's owner name written in (``configured_owner``): the Brain
+    finds a strategy's own limits by the owner its orders carry. Limits are unchanged, and the
+    session's policy hash stays the one of the file."""
+    from titan.phases.common.owners import configured_owner
+    from titan.phases.registry import StrategyError
+
+    named = []
+    for s in config.strategies:
+        try:
+            named.append(s if s.name else msgspec.structs.replace(
+                s, name=configured_owner(s, base_dir=base_dir)))
+        except StrategyError:  # a disabled strategy that does not load: no orders, no owner
+            named.append(s)
+    return msgspec.structs.replace(config, strategies=named)
+
+
 def build_phases(config: TitanConfig, edge: Edge, default_venue: str, instrument_ids: list[str]
                  ) -> tuple[list[Any], dict[str, str]]:
     """Built-in phases with configured symbols, the configured strategies, and - for a paper
     session that configures none - the demo (``titan.paper.TapeMomentum``; never live).
-    Returns (phases, owner -> the built-in phase whose budget it trades in)."""
-    from titan.brain.owners import strategy_owner
+    Returns (phases, owner -> the built-in phase whose budget it trades in). A strategy's owner
+    is its ``name``, else its class's default (``titan.phases.common.owners``); two phases
+    with one owner are refused."""
+    from titan.phases.common.owners import configured_owner
     from titan.phases.registry import StrategyError, builtin, instantiate
 
     phases: list[Any] = []
@@ -416,8 +435,12 @@ def build_phases(config: TitanConfig, edge: Edge, default_venue: str, instrument
             continue
         ids = [resolve_symbol(x, default_venue, f"strategies[{i}].symbols") for x in s.symbols] \
             or list(instrument_ids)
-        phase = instantiate(s.path, s.params, name=strategy_owner(s), instruments=ids,
-                            timeframe=s.timeframe, base_dir=Path(edge.base_dir))
+        base = Path(edge.base_dir)
+        phase = instantiate(s.path, s.params, name=configured_owner(s, base_dir=base),
+                            instruments=ids, timeframe=s.timeframe, base_dir=base)
+        if phase.owner in owners:
+            raise PlanError(f"strategies[{i}]: owner {phase.owner!r} is already taken by another "
+                            "phase or strategy (set a distinct name = ...)")
         phases.append(phase)
         owners[phase.owner] = s.phase
     if not phases and edge.mode == "paper":

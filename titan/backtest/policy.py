@@ -20,6 +20,7 @@ configured, and ``policy_hash`` is computed over the fitted config (reported wit
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import msgspec
 
@@ -27,15 +28,20 @@ from titan.brain.allocator import ADVISORY, SIZED
 from titan.config import StrategyConfig, TitanConfig
 from titan.core.instruments import Instrument
 from titan.phases.base import Phase
+from titan.phases.common.owners import configured_owner
+from titan.phases.registry import StrategyError, load_class
 
 
 class PolicyError(ValueError):
     """A strategy cannot run under the policy (a family that is no built-in phase)."""
 
 
-def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterable[Instrument]
-               ) -> tuple[TitanConfig, dict[str, str]]:
-    """(the fitted config, owner -> phase) for a backtest of ``phases`` on ``instruments``."""
+def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterable[Instrument],
+               *, base_dir: Path | None = None) -> tuple[TitanConfig, dict[str, str]]:
+    """(the fitted config, owner -> phase) for a backtest of ``phases`` on ``instruments``.
+
+    A phase whose owner is a configured strategy's (``configured_owner``, the name ``titan run``
+    gives it) keeps that strategy's leverage and position cap."""
     phases = list(phases)
     spot_only = all(i.is_spot for i in instruments)
     owners: dict[str, str] = {}
@@ -58,7 +64,7 @@ def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterab
         assert cfg is not None
         updates[name] = msgspec.structs.replace(cfg, enabled=True)
     phases_section = msgspec.structs.replace(config.phases, **updates)
-    configured = {s.name or s.path.rsplit(":", 1)[-1].lower(): s for s in config.strategies}
+    configured = configured_strategies(config, base_dir)
     strategies: list[StrategyConfig] = []
     for p in phases:
         base = configured.get(p.owner)
@@ -72,6 +78,35 @@ def fit_policy(config: TitanConfig, phases: Iterable[Phase], instruments: Iterab
         ))
     fitted = msgspec.structs.replace(config, phases=phases_section, strategies=strategies)
     return fitted, owners
+
+
+def configured_strategies(config: TitanConfig, base_dir: Path | None = None
+                          ) -> dict[str, StrategyConfig]:
+    """The config's strategies by owner name (those whose class cannot be loaded are left out:
+    no phase of a backtest can be one of them)."""
+    out: dict[str, StrategyConfig] = {}
+    for s in config.strategies:
+        try:
+            out.setdefault(configured_owner(s, base_dir=base_dir), s)
+        except StrategyError:
+            continue
+    return out
+
+
+def owner_for(strategy: str, config: TitanConfig, base_dir: Path | None = None) -> str:
+    """The owner name ``titan run`` would give ``strategy`` under ``config``: the configured
+    strategy of the same class, if exactly one is enabled; else "" (the class's default)."""
+    cls = load_class(strategy, base_dir=base_dir)
+    found = []
+    for s in config.strategies:
+        if not s.enabled:
+            continue
+        try:
+            if load_class(s.path, base_dir=base_dir) is cls:
+                found.append(configured_owner(s, base_dir=base_dir))
+        except StrategyError:
+            continue
+    return found[0] if len(found) == 1 else ""
 
 
 def venue_leverage(config: TitanConfig) -> float:

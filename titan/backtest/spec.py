@@ -26,6 +26,7 @@ from titan.backtest.data import (
     window,
 )
 from titan.backtest.market import SIM_VENUE, sim_instrument, symbol_from_filename
+from titan.backtest.policy import owner_for
 from titan.backtest.result import BacktestResult
 from titan.backtest.runner import BacktestRunner, Progress
 from titan.config import TitanConfig, load_config
@@ -130,7 +131,10 @@ def build(spec: BacktestSpec, *, progress: Progress | None = None, journal: str 
           ) -> BacktestRunner:
     config, inst, streams = prepare(spec)
     timeframe = next((s.timeframe for s in streams if isinstance(s, BarSeries)), "1m")
-    phase = instantiate(spec.strategy, spec.params, instruments=[inst.id], timeframe=timeframe)
+    base_dir = Path(spec.config).resolve().parent if spec.config else None
+    name = owner_for(spec.strategy, config, base_dir)  # the owner `titan run` gives it
+    phase = instantiate(spec.strategy, spec.params, name=name, instruments=[inst.id],
+                        timeframe=timeframe, base_dir=base_dir)
     cash = config.backtest.cash if spec.cash is None else spec.cash
     if not cash > 0:
         raise SpecError(f"--cash: must be > 0, got {cash:g}")

@@ -103,7 +103,7 @@ def test_phases_demo_only_when_nothing_is_configured():
     c = cfg(strategies=[{"path": "strategies/ema_cross.py:EmaCross", "phase": "hunter",
                          "params": {"fast": 5, "slow": 20}}])
     phases, owners = build_phases(c, edge, "binanceusdm", [iid])
-    assert [p.owner for p in phases] == ["emacross"] and owners == {"emacross": "hunter"}
+    assert [p.owner for p in phases] == ["ema_cross"] and owners == {"ema_cross": "hunter"}
     assert phases[0].instruments == (iid,)
     assert sim_leverage(c) == 20.0  # scavenger's 20x is the largest enabled
     live = plan_edge(cfg(venues={"bybit": {"enabled": True}}), live=True, env=KEYS)
