@@ -180,6 +180,13 @@ class AiQuantConfig(PhaseConfig):
 
     max_position_pct: Annotated[float, Meta(gt=0, le=10)] = 0.01
     optimize_every_h: Annotated[float, Meta(gt=0, le=720)] = 6.0
+    # The daemon's optimiser: walk-forward windows over the 1m bars the session has recorded
+    # (kept for ``history_days`` per instrument under data_dir/history), ranked by a backtest
+    # metric (``titan sweep`` names them). Spans like 10d, 12h, 90m.
+    optimize_train: Annotated[str, Meta(pattern=r"^[1-9][0-9]*[dhm]$")] = "10d"
+    optimize_test: Annotated[str, Meta(pattern=r"^[1-9][0-9]*[dhm]$")] = "5d"
+    optimize_metric: Annotated[str, Meta(pattern=r"^[a-z_]+$")] = "sharpe"
+    history_days: Annotated[float, Meta(gt=0, le=366)] = 30.0
 
 
 class PhasesSection(Section):

@@ -96,6 +96,8 @@ class LiveRunner:
         self.dashboard: Any = None
         self.truth: Any = None
         self.reconciler: Any = None
+        self.history: Any = None  # BarHistory: the 1m bars AI Quant's optimiser searches on
+        self.ai_quant: dict[str, Any] = {"state": "off", "runs": 0, "suggestions": [], "skipped": []}
         self.feed: Any = None
         self.server: Any = None
         self.notifier: Any = None
@@ -238,6 +240,7 @@ class LiveRunner:
                     earlier.append(e.msg)
         self._wire_journal(earlier)
         kernel = s.assemble(restore)
+        self._start_history()
         self._sim = next(iter(s.sims.values()), None)
         if self._sim is not None:
             self._process = self._sim.process
@@ -376,6 +379,8 @@ class LiveRunner:
             if kernel.submitted != n and self._latency is not None:
                 self._latency((time.time_ns() - evt.ts_init) / 1e9)  # type: ignore[attr-defined]
             self._watch(evt)  # type: ignore[arg-type]
+            if self.history is not None:
+                self.history.on_market(evt)
         except Exception as e:  # noqa: BLE001 - logged, dead-lettered, risk halted
             self.fault("kernel.on_market", e, evt)
 
@@ -396,6 +401,8 @@ class LiveRunner:
             if kernel.submitted != n and self._latency is not None:
                 self._latency((time.time_ns() - evt.ts_init) / 1e9)  # type: ignore[attr-defined]
             self._watch(evt)  # type: ignore[arg-type]
+            if self.history is not None:
+                self.history.on_market(evt)
         except Exception as e:  # noqa: BLE001
             self.fault("kernel.on_market", e, evt)
 
@@ -531,10 +538,35 @@ class LiveRunner:
         self.scheduler = OpsScheduler()
         self.scheduler.every("reconcile", cfg.state.reconcile_interval_s, self.reconcile_sweep)
         self.scheduler.daily("daily-report", 0, 0, self.daily_report)
-        aq = cfg.phases.ai_quant
-        if aq.enabled:
-            self.scheduler.every("ai-quant-optimise", aq.optimize_every_h * 3600, self.optimise)
+        if self.history is not None:
+            self.scheduler.every("bar-history", 60.0, self.save_history)
+            self.scheduler.every("ai-quant-optimise", cfg.phases.ai_quant.optimize_every_h * 3600,
+                                 self.optimise)
         self.scheduler.start()
+
+    def _start_history(self) -> None:
+        """AI Quant on: record the 1m bars of every instrument a phase with a search space
+        trades (none: nothing to record, no optimiser job)."""
+        from titan.backtest.sweeps import METRIC_NAMES
+        from titan.ops.bar_history import BarHistory
+        from titan.ops.optimiser import search_space
+
+        aq = self.config.phases.ai_quant
+        if not aq.enabled:
+            return
+        if aq.optimize_metric not in METRIC_NAMES:
+            from titan.app import PlanError
+
+            raise PlanError(f"[phases.ai_quant] optimize_metric: unknown metric "
+                            f"{aq.optimize_metric!r} (e.g. sharpe, sortino, calmar, total_return)")
+        ids = {iid for p in self.session.phases if search_space(p) for iid in p.instruments}
+        if not ids:
+            log.info("ai quant optimiser: no phase with a search space; nothing to record")
+            return
+        self.history = BarHistory(self.session.data_dir / "history", ids,
+                                  max_bars=int(aq.history_days * 1440))
+        self.history.load()
+        self.ai_quant["state"] = "idle"
 
     def _system_event(self, e: ev.Message) -> None:
         try:
@@ -579,17 +611,61 @@ class LiveRunner:
 
             self.alerts.push(Alert(severity="info", title="daily report", detail=text))
 
-    async def optimise(self) -> None:
-        """AI Quant's walk-forward optimiser for phases that declare a ``search_space``.
+    async def save_history(self) -> None:
+        """Operational: the bars collected since the last save go to disk, in a thread."""
+        if self.history is not None:
+            batch = self.history.take()
+            if batch:
+                await asyncio.to_thread(self.history.write, batch)
 
-        Runs in a worker thread on bars recorded by the session; it only reports a suggestion
-        (adopting parameters is an operator's decision)."""
-        targets = [p for p in self.session.phases if getattr(type(p), "search_space", None)]
-        if not targets:
-            log.info("ai quant optimiser: no phase declares a search_space; nothing to optimise")
+    async def optimise(self) -> None:
+        """AI Quant's walk-forward optimiser (``titan.ops.optimiser``) on the recorded bars, in
+        its own process. It only suggests: logged, in ``/status``, an info ``AlertRaised``."""
+        if self.history is None or self._closing or self.ai_quant["state"] == "running":
             return
-        log.info("ai quant optimiser: %d phase(s) declare a search space; history for it is "
-                 "not recorded by the daemon yet", len(targets))
+        task = self.spawn(self._optimise_once(), "ai-quant-optimise")
+        await asyncio.wait({task})
+
+    async def _optimise_once(self) -> None:
+        try:
+            await self._optimise()
+        except Exception:  # an advisory job: its failure is logged, never a halt of risk
+            log.exception("ai quant optimiser failed")
+            self.ai_quant["state"] = "idle"
+
+    async def _optimise(self) -> None:
+        from titan.ops.optimiser import describe, run_in_subprocess, targets
+
+        s, aq = self.session, self.ai_quant
+        await self.save_history()
+        batch, skipped = targets(s.phases, {i.id: i for i in s.instruments}, self.history,
+                                 self.config.phases.ai_quant)
+        aq["skipped"] = skipped
+        for why in skipped:
+            log.info("ai quant optimiser: not yet: %s", why)
+        if not batch:
+            return
+        aq["state"] = "running"
+        started = time.time()
+        try:
+            results = await run_in_subprocess(batch)
+        except Exception as e:  # noqa: BLE001 - advice failed; trading goes on
+            log.error("ai quant optimiser failed: %s", e)
+            results = [{"owner": t.owner, "instrument_id": t.instrument_id, "error": str(e)}
+                       for t in batch]
+        finally:
+            aq["state"] = "idle"
+        aq.update(runs=aq["runs"] + 1, last_run=started, elapsed_s=round(time.time() - started, 3),
+                  suggestions=results)
+        if self._closing:
+            return
+        now = s.clock.now_ns()
+        for r in results:
+            text = describe(r)
+            log.info("ai quant optimiser: %s", text)
+            self._system_event(ev.AlertRaised(
+                severity="warning" if "error" in r else "info", title="ai quant suggestion",
+                detail=text, ts_event=now, ts_init=now))
 
     async def _housekeeping(self) -> None:
         """Every second: truth score, dead letters to disk, systemd status kept fresh."""
@@ -659,6 +735,7 @@ class LiveRunner:
                 self.fault("shutdown", e)
         if self.scheduler is not None:
             self.scheduler.shutdown()
+        await _quietly(self.save_history(), "bar history save")
         for name, client in s.clients.items():
             await _quietly(client.stop(), f"client {name} stop")
         if self.alerts is not None:

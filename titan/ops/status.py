@@ -115,6 +115,10 @@ def snapshot(runner: LiveRunner) -> dict[str, Any]:
                     "healthy": s.eventlog.healthy, "path": str(s.db_path)},
         "operator_api": runner.api.url if runner.api is not None else None,
     })
+    out["ai_quant"] = dict(runner.ai_quant)
+    if runner.history is not None:
+        out["ai_quant"]["history"] = {iid: runner.history.bars(iid)
+                                      for iid in sorted(runner.history.instruments)}
     if runner.recovery is not None:
         r = runner.recovery
         out["recovery"] = {
