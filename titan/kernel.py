@@ -95,6 +95,10 @@ class Kernel:
         self._topics: dict[tuple[type, str], str] = {}
         self._bar_routes = self.runner.bar_routes
         self._brain_market = brain.on_market
+        # instruments the Brain's on_market acts on (a live dict), if it says: skip the others
+        self._watch: dict | None = getattr(brain, "market_watch", None)
+        self._brain_event = brain.on_event
+        self._venues: dict[str, str | None] = {}  # instrument id -> venue (None: malformed id)
         self._market = {
             ev.Bar: self.on_bar,
             ev.Trade: self._dispatcher("trade"),
@@ -179,9 +183,11 @@ class Kernel:
                     if intents is None:
                         intents = []
                     self.runner.collect(phase, result, intents)
-        out = self._brain_market(bar, self._now())
-        if out:
-            self._dispatch(out)
+        watch = self._watch
+        if watch is None or bar.instrument_id in watch:
+            out = self._brain_market(bar, self._now())
+            if out:
+                self._dispatch(out)
         if intents:
             self._decide(intents, bar)
 
@@ -194,9 +200,11 @@ class Kernel:
             if self._subs:
                 self._publish(event)
             intents = on_data(kind, event)
-            out = self._brain_market(event, self._now())
-            if out:
-                self._dispatch(out)
+            watch = self._watch
+            if watch is None or event.instrument_id in watch:
+                out = self._brain_market(event, self._now())
+                if out:
+                    self._dispatch(out)
             if intents:
                 self._decide(intents, event)
 
@@ -228,7 +236,7 @@ class Kernel:
         self._apply(event)
         if self._subs:
             self.bus.publish(self._topic("events.order", event), event)
-        out = self.brain.on_event(event, self._now())
+        out = self._brain_event(event, self._now())
         if out:
             self._dispatch(out)
         owner = self._owner(event)
@@ -332,10 +340,15 @@ class Kernel:
 
     def _client(self, instrument_id: str) -> ClientPort | None:
         try:
-            venue = split_instrument_id(instrument_id)[1]
-        except ValueError:
-            return None
-        return self.clients.get(venue)
+            venue = self._venues[instrument_id]
+        except KeyError:
+            try:
+                venue = split_instrument_id(instrument_id)[1]
+            except ValueError:
+                venue = None
+            if len(self._venues) < 100_000:
+                self._venues[instrument_id] = venue
+        return self.clients.get(venue) if venue is not None else None
 
     def _reject_locally(self, client_order_id: str, reason: str) -> None:
         now = self._now()

@@ -132,6 +132,16 @@ class Allocator:
         self.shares: dict[str, float] = {p: 0.0 for p in PHASE_NAMES}
         self._published: dict[str, float] = dict(self.shares)
         self._equity = 0.0
+        # update() reuses its shares while the eligible phases' memberships and the inputs are
+        # unchanged (bumping _version is how every input setter says so): the key they were
+        # computed for, and whether they differ materially from the published ones (None: not
+        # known yet)
+        self._version = 0
+        self._key: tuple[tuple[float, ...], int] | None = None
+        self._eligible_at = -1
+        self._eligible_list: list[tuple[str, Edges]] = []
+        self._key_shares: dict[str, float] | None = None
+        self._moved: bool | None = None
 
     # ---- inputs -------------------------------------------------------------------------------
 
@@ -141,12 +151,14 @@ class Allocator:
             return False
         self.regime = regime
         self.lev_scale = self._regimes[regime].leverage_scale
+        self._version += 1
         return True
 
     def set_enabled(self, phase: str, enabled: bool) -> None:
         if phase not in self.enabled:
             raise KeyError(f"unknown phase {phase!r}")
         self.enabled[phase] = enabled
+        self._version += 1
 
     def set_performance(self, scores: Mapping[str, float], *, step: float = 0.0) -> bool:
         """Scores in [-1, 1] (0 = neutral); see ``titan.brain.correlation``. Scores that moved
@@ -158,6 +170,8 @@ class Allocator:
                 if abs(s - self.performance[p]) >= step and s != self.performance[p]:
                     self.performance[p] = s
                     changed = True
+        if changed:
+            self._version += 1
         return changed
 
     # ---- outputs ------------------------------------------------------------------------------
@@ -170,15 +184,30 @@ class Allocator:
 
     def compute(self, equity: float) -> dict[str, float]:
         """The shares at ``equity`` under the current regime, performance and switches."""
-        w = self._perf_weight
+        return self._shares(self._memberships(equity))
+
+    def _eligible(self) -> list[tuple[str, Edges]]:
+        """The phases that may receive capital (enabled and allowed by the regime): the only
+        ones whose membership counts. Kept per version of the inputs."""
+        if self._eligible_at != self._version:
+            self._eligible_at = self._version
+            self._eligible_list = [(p, e) for p, e in self._edges.items()
+                                   if self.enabled[p] and self.allowed(p)]
+        return self._eligible_list
+
+    def _memberships(self, equity: float) -> tuple[float, ...]:
         steep = self._steepness
-        enabled, perf, allowed = self.enabled, self.performance, self.allowed
-        weights: dict[str, float] = {}
+        return tuple([e.membership(equity, steep) for _, e in self._eligible()])
+
+    def _shares(self, memberships: tuple[float, ...]) -> dict[str, float]:
+        """Shares from the eligible phases' memberships (a phase that may not trade weighs 0
+        whatever its membership)."""
+        w, perf = self._perf_weight, self.performance
+        weights = dict.fromkeys(self._edges, 0.0)
+        for (p, _), m in zip(self._eligible(), memberships, strict=True):
+            weights[p] = m * (1.0 + w * perf[p])
         total = 0.0
-        for p, e in self._edges.items():
-            # a phase that may not trade weighs 0 whatever its membership
-            x = e.membership(equity, steep) * (1.0 + w * perf[p]) if enabled[p] and allowed(p) else 0.0
-            weights[p] = x
+        for x in weights.values():
             total += x
         shares = {p: (x / total if total > 0 else 0.0) for p, x in weights.items()}
         for p in ADVISORY:
@@ -191,17 +220,27 @@ class Allocator:
         stopped receiving capital, or a share moved by at least ``allocation_event_step``),
         or when ``force`` (regime change, phase switched on/off)."""
         self._equity = equity
-        shares = self.shares = self.compute(equity)
-        old, step = self._published, self._event_step
-        moved = False
-        for p, x in shares.items():
-            o = old.get(p, 0.0)
-            if (x > 0) != (o > 0) or abs(x - o) >= step:
-                moved = True
-                break
+        # the shares are a function of the eligible phases' memberships and the inputs' version
+        key = (self._memberships(equity), self._version)
+        shares = self.shares
+        if key != self._key or shares is not self._key_shares:
+            shares = self.shares = self._key_shares = self._shares(key[0])
+            self._key = key
+            self._moved = None
+        moved = self._moved
+        if moved is None:
+            old, step = self._published, self._event_step
+            moved = False
+            for p, x in shares.items():
+                o = old.get(p, 0.0)
+                if (x > 0) != (o > 0) or abs(x - o) >= step:
+                    moved = True
+                    break
+            self._moved = moved
         if not (moved or force):
             return None
-        self._published = dict(self.shares)
+        self._published = dict(shares)
+        self._moved = False  # what is published now
         budgets = budgets_from_shares(self.shares, Decimal(repr(max(equity, 0.0))))
         why = reason or f"equity {equity:,.2f}"
         return AllocationChanged(budgets=budgets, reason=why, ts_event=now_ns, ts_init=now_ns)
@@ -212,3 +251,4 @@ class Allocator:
     def disable_all(self, phases: Iterable[str] | None = None) -> None:
         for p in (phases if phases is not None else list(self.enabled)):
             self.enabled[p] = False
+        self._version += 1

@@ -77,6 +77,7 @@ class RiskBook:
         self.owner_phase = dict(owner_phase)
         self.owners: set[str] = set(owner_phase) | {EXTERNAL}
         self._sorted_owners: list[tuple[str, str]] = []  # (owner, phase) by owner
+        self._units: dict[str, tuple[object, float]] = {}  # iid -> (instrument, contract size)
         self.tracked: dict[str, Tracked] = {}
         self.equity = 0.0
         self.gross_total = 0.0
@@ -95,7 +96,12 @@ class RiskBook:
 
     def _unit(self, iid: str) -> float:
         inst = self.instruments.get(iid)
-        return float(inst.contract_size) if inst is not None else 1.0
+        if inst is None:
+            return 1.0
+        cached = self._units.get(iid)
+        if cached is None or cached[0] is not inst:
+            cached = self._units[iid] = (inst, float(inst.contract_size))
+        return cached[1]
 
     def resync(self) -> None:
         """Rebuild every sum from the view (O(positions + orders)); the cure for drift."""
@@ -133,22 +139,22 @@ class RiskBook:
     def _load(self, iid: str) -> None:
         view = self.view
         rec = Tracked(iid, self._mark(iid), self._unit(iid))
-        rec.net = float(view.position_qty(iid))
+        position_qty = view.position_qty
+        rec.net = float(position_qty(iid))
+        legs = rec.legs
         for owner in self.owners:
-            q = view.position_qty(iid, owner)
+            q = position_qty(iid, owner)
             if q:
-                leg = rec.legs.get(owner)
-                if leg is None:
-                    leg = rec.legs[owner] = Leg()
+                leg = legs[owner] = Leg()  # each owner once: a new leg
                 leg.qty = float(q)
         for order in view.open_orders(instrument_id=iid):
             self.owners.add(order.phase)
             leaves = float(order.quantity - order.filled_qty)
             if leaves <= 0:
                 continue
-            leg = rec.legs.get(order.phase)
+            leg = legs.get(order.phase)
             if leg is None:
-                leg = rec.legs[order.phase] = Leg()
+                leg = legs[order.phase] = Leg()
             if order.reduce_only:
                 if order.side is Side.BUY:
                     leg.rbuy += leaves
@@ -195,9 +201,9 @@ class RiskBook:
         de = rec.net * d
         self.equity += de
         self.gross_total += rec.abs_worst * d
-        go, gp, pnl, phase_of = self.gross_owner, self.gross_phase, self.pnl_phase, self.phase_of
+        go, gp, pnl, op = self.gross_owner, self.gross_phase, self.pnl_phase, self.owner_phase
         for owner, leg in rec.legs.items():
-            ph = phase_of(owner)
+            ph = op.get(owner, owner)  # phase_of, inlined: once per leg per mark
             if leg.qty:
                 pnl[ph] = pnl.get(ph, 0.0) + leg.qty * d
             x = leg.worst * d

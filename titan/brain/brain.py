@@ -54,6 +54,7 @@ VENUE_ERROR_KINDS = frozenset({
 })
 FEED_BAD = frozenset({ev.FeedStatus.STALE, ev.FeedStatus.GAP, ev.FeedStatus.DISCONNECTED})
 EMERGENCY_CHECK = "emergency"
+_BAR = ev.Bar
 
 
 class _Sent:
@@ -160,6 +161,12 @@ class Brain:
     @property
     def equity(self) -> float:
         return self.book.equity
+
+    @property
+    def market_watch(self) -> dict[str, Tracked]:
+        """The instruments :meth:`on_market` acts on (a live view: those carrying a position or
+        a working order); market data for any other is a no-op, which a caller may skip."""
+        return self.book.tracked
 
     @property
     def allocations(self) -> dict[str, Decimal]:
@@ -347,10 +354,14 @@ class Brain:
     # ---- market data --------------------------------------------------------------------------
 
     def on_market(self, event: ev.Data, now_ns: int) -> list[Message]:
-        rec = self._tracked_get(event.instrument_id)
+        iid = event.instrument_id
+        rec = self._tracked_get(iid)
         if rec is None:
             return []
-        mark = self._price(event)
+        if event.__class__ is _BAR and iid not in self._mark_priced:
+            mark = event.close  # type: ignore[attr-defined]  # _price of a bar, inlined
+        else:
+            mark = self._price(event)
         if mark is None or mark == rec.mark or not mark > 0.0:
             return []
         book = self.book
@@ -362,9 +373,9 @@ class Brain:
             self._roll_day(now_ns, out)
         if eq > dd.peak or eq <= dd.flatten_level or eq <= dd.daily_loss_level:
             self._check_equity(now_ns, out)
-        pnl, level, phase_of = book.pnl_phase, dd.next_level, book.phase_of
+        pnl, level, op = book.pnl_phase, dd.next_level, book.owner_phase
         for owner in rec.legs:
-            ph = phase_of(owner)
+            ph = op.get(owner, owner)
             if pnl.get(ph, 0.0) <= level.get(ph, -math.inf):
                 self._check_phase(ph, now_ns, out)
         if self.emergency and not out:  # a close that did not go through: try again now
@@ -402,7 +413,7 @@ class Brain:
         out: list[Message] = []
         self._prepare(now_ns, out)
         handler(event, now_ns, out)
-        return _ordered(out)
+        return _ordered(out) if len(out) > 1 else out
 
     def _on_fill(self, e: ev.OrderFilled, now_ns: int, out: list[Message]) -> None:
         sent = self._sent.get(e.client_order_id)
@@ -516,33 +527,35 @@ class Brain:
     def on_timer(self, now_ns: int) -> list[Message]:
         out: list[Message] = []
         self._prepare(now_ns, out)
+        book = self.book
         if now_ns >= self._next_resync:
             self._next_resync = now_ns + self._resync_ns
-            self.book.resync()
-            working = {o.client_order_id for o in self.view.open_orders()}
-            for cid in [c for c in self._sent if c not in working]:
-                del self._sent[cid]  # ended without an event reaching us (reconciled away)
+            book.resync()
+            if self._sent:
+                working = {o.client_order_id for o in self.view.open_orders()}
+                for cid in [c for c in self._sent if c not in working]:
+                    del self._sent[cid]  # ended without an event reaching us (reconciled away)
             self._check_equity(now_ns, out)
-        if now_ns >= self._next_returns and self.book.tracked:  # flat: every return is 0
+        if now_ns >= self._next_returns and book.tracked:  # flat: every return is 0
             self._next_returns = now_ns + self._returns_ns
-            if self.returns.sample(self.book.pnl_phase, self._budgets(), now_ns) and \
+            if self.returns.sample(book.pnl_phase, self._budgets(), now_ns) and \
                     self.allocator.set_performance(self.returns.scores(), step=0.01):
                 self._allocate(now_ns, out)
         if now_ns >= self._next_tail:
             self._next_tail = now_ns + self._tail_sample_ns
-            mark, sample = self.book.mark_of, self.tail.sample
+            mark, sample = book.mark_of, self.tail.sample
             for iid in self._instrument_ids():
                 m = mark(iid)
                 if m is not None:
                     sample(iid, m, now_ns)
             self._check_tails(now_ns, out)
-        pnl, level = self.book.pnl_phase, self.drawdown.next_level
+        pnl, level = book.pnl_phase, self.drawdown.next_level
         for p in SIZED:
             if pnl.get(p, 0.0) <= level[p]:
                 self._check_phase(p, now_ns, out)
         if self.emergency:
             out.extend(self._close_leftovers(now_ns))
-        return _ordered(out) if out else out
+        return _ordered(out) if len(out) > 1 else out
 
     def _instrument_ids(self) -> list[str]:
         """The registry's ids (a registry only grows: re-read when its size changed)."""
@@ -552,18 +565,21 @@ class Brain:
         return self._iids
 
     def _check_tails(self, now_ns: int, out: list[Message]) -> None:
-        held = {iid for iid, rec in self.book.tracked.items() if _holds(rec)}
-        if self.elevated:
-            for key in [k for k in self.elevated if k.startswith("tail:") and k[5:] not in held]:
-                del self.elevated[key]
-        for iid in sorted(held):
+        tracked, elevated = self.book.tracked, self.elevated
+        held = [iid for iid, rec in tracked.items() if _holds(rec)] if tracked else []
+        if elevated:
+            for key in [k for k in elevated if k.startswith("tail:") and k[5:] not in held]:
+                del elevated[key]
+        if len(held) > 1:
+            held.sort()
+        for iid in held:
             alpha = self.tail.index(iid)
             key = "tail:" + iid
             if alpha is not None and alpha < self._tail_threshold:
-                self.elevated[key] = (f"{iid}: Hill tail index {alpha:.2f} below "
-                                      f"{self._tail_threshold:g}")
+                elevated[key] = (f"{iid}: Hill tail index {alpha:.2f} below "
+                                 f"{self._tail_threshold:g}")
             else:
-                self.elevated.pop(key, None)
+                elevated.pop(key, None)
         self._sync_breaker(now_ns, out)
 
     # ---- operator -----------------------------------------------------------------------------

@@ -96,7 +96,8 @@ class _Market:
     """One instrument at the venue: its matching core, fees, leverage, mark and funding."""
 
     __slots__ = ("inst", "iid", "core", "tick", "lot", "maker_fee", "taker_fee", "hold_fee",
-                 "leverage", "mark", "funding_rate", "funding_at", "funding_done")
+                 "leverage", "mark", "funding_rate", "funding_at", "funding_done", "spot",
+                 "fee_ccy", "cs")
 
     def __init__(self, inst: Instrument, matcher: type, book: bool, maker: Decimal,
                  taker: Decimal, leverage: Decimal) -> None:
@@ -113,6 +114,9 @@ class _Market:
         self.funding_rate = 0.0
         self.funding_at = _NEVER
         self.funding_done = -1
+        self.spot = inst.is_spot
+        self.fee_ccy = inst.quote if self.spot else inst.settle_currency  # fees are paid in it
+        self.cs = inst.contract_size
 
 
 class _Order:
@@ -494,15 +498,18 @@ class SimVenue:
         """What open orders and derivative positions hold of ``currency``."""
         held = self._holds.get(currency, ZERO)
         for iid, h in self.account.holdings.items():
-            m = self._markets[iid]
-            if h.quantity and not m.inst.is_spot and m.inst.settle_currency == currency:
-                held += abs(h.quantity) * m.inst.contract_size * h.avg_price / m.leverage
+            if h.quantity:
+                m = self._markets[iid]
+                if not m.spot and m.fee_ccy == currency:  # fee_ccy: the settle currency
+                    held += abs(h.quantity) * m.cs * h.avg_price / m.leverage
         return held
 
     def _hold(self, o: _Order) -> None:
         """Re-state what ``o`` holds for what it has left (0 once closed)."""
         m = o.m
         left = (o.lots - o.filled) * m.lot if o.cmd.client_order_id in self._open else ZERO
+        if not left and not o.hold:
+            return  # nothing left holds nothing, and it held nothing
         ccy, amount = rules.hold(m.inst, o.side, left, o.est_price, m.hold_fee, m.leverage,
                                  o.cmd.reduce_only)
         if amount != o.hold:
@@ -536,10 +543,9 @@ class SimVenue:
         lots, why = self._cap(o, lots, price)
         if lots > 0:
             qty = Decimal(lots) * m.lot
-            inst = m.inst
-            fee = qty * price * inst.contract_size * (m.maker_fee if maker else m.taker_fee)
-            fee_ccy = inst.quote if inst.is_spot else inst.settle_currency
-            self.account.fill(inst, qty * o.sign, price, fee, fee_ccy)
+            fee = qty * price * m.cs * (m.maker_fee if maker else m.taker_fee)
+            fee_ccy = m.fee_ccy
+            self.account.fill(m.inst, qty * o.sign, price, fee, fee_ccy, m.iid)
             o.filled += lots
             self._hold(o)
             self._trade_seq += 1
@@ -570,7 +576,7 @@ class SimVenue:
             room = int(abs(pos) / m.lot) if pos * o.sign < 0 else 0
             if lots > room:
                 return room, "reduce-only: the position is smaller than the order"
-        if inst.is_spot:
+        if m.spot:
             cs = inst.contract_size
             if o.sign > 0:
                 rate = max(m.hold_fee, ZERO)

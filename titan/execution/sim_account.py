@@ -80,10 +80,11 @@ class SimAccount:
         return h.quantity if h is not None else ZERO
 
     def fill(self, inst: Instrument, signed_qty: Decimal, price: Decimal, fee: Decimal,
-             fee_currency: str) -> Decimal:
-        """Book one execution; returns the realized PnL (reported, for spot, not booked)."""
+             fee_currency: str, iid: str = "") -> Decimal:
+        """Book one execution; returns the realized PnL (reported, for spot, not booked).
+        ``iid`` is ``inst.id`` if the caller has it at hand."""
         mult = inst.contract_size
-        h = self.holding(inst.id)
+        h = self.holding(iid or inst.id)
         realized = h.trade(signed_qty, price, mult)
         if inst.is_spot:
             self._add(inst.base, signed_qty * mult)
