@@ -8,18 +8,28 @@ the SimVenue, journaled to SQLite. Backtest: ``BacktestRunner`` on
 entry - decisions, commands, venue events and the market events behind each decision - except
 for receipt times (``ts_init`` of market data: the wall clock when a frame arrived).
 
-The strategy reads the trade stream only. A backtest merges a recording's streams by
-``ts_event`` while the live feed delivers them in arrival order (the bundled sample has 284
-inversions between its trade, quote and depth streams), so a strategy on several streams sees a
-different interleaving in the two; on one stream both orders are the same.
+The live feed delivers the streams in the order they arrived; a backtest by default merges them
+by exchange time (``ts_event``), and the bundled sample has hundreds of inversions between its
+trade, quote and depth streams. The backtest therefore replays in arrival order
+(``BacktestRunner(arrival=True)``), and parity is shown for a strategy on one stream (trades)
+and for one that reads two (trades and the best bid/offer) and so depends on how they
+interleave - merged by exchange time instead, that one decides differently (checked below).
+
+The replay path cannot know when a frame was first received (the replay server sends only the
+venue's message), so its kernel runs on the data's own clock: the latest exchange time seen.
+``arrival=True`` runs the clock on each event's receipt stamp (``ts_init``), so the backtest is
+given the recording as the replay path receives it (:func:`as_received`): in receipt order,
+each event stamped with that data clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 from decimal import Decimal
 
 import msgspec
+import pytest
 
 from tests.integration.live.conftest import Session, make_config
 from titan.backtest.runner import BacktestRunner
@@ -27,7 +37,8 @@ from titan.core import events as ev
 from titan.core.eventlog import read_log
 from titan.feeds.replay import load_recording
 from titan.feeds.replay_server import bundled_sample
-from titan.paper import TapeMomentum, recording_instruments
+from titan.paper import recording_instruments
+from titan.phases.registry import instantiate
 
 COMPARED = (ev.OrderApproved, ev.OrderDenied, ev.SubmitOrder, ev.CancelOrder, ev.OrderAccepted,
             ev.OrderRejected, ev.OrderFilled, ev.OrderCanceled, ev.OrderExpired, ev.InternalCross,
@@ -45,18 +56,37 @@ def comparable(messages) -> list:
     return out
 
 
-def parity_config(tmp_path):
+STRATEGIES = {
+    "trades": ("titan.paper:TapeMomentum", "tape_momentum",
+               {"fast": 20, "slow": 80, "band_bps": 0.1}, ("btcusdt@trade",)),
+    "trades+quotes": ("tests.integration.live.phases:QuoteTape", "quote_tape",
+                      {"fast": 20, "slow": 80}, ("btcusdt@trade", "btcusdt@bookTicker")),
+}
+
+
+def as_received(recorded: dict, keys: tuple[str, ...]) -> list:
+    """The recorded streams in the order they were received, each event stamped with the clock
+    the live replay path runs on at that moment (the latest exchange time so far)."""
+    out, clock = [], 0
+    for e in heapq.merge(*(recorded[k] for k in keys), key=lambda e: e.ts_init):
+        clock = max(clock, e.ts_event)
+        out.append(msgspec.structs.replace(e, ts_init=clock))
+    return out
+
+
+def parity_config(tmp_path, path: str, name: str, params: dict):
     return make_config(
         tmp_path,
         phases={"scavenger": {"enabled": False}, "sentinel": {"enabled": False},
                 "hunter": {"equity_min": 0, "equity_max": 0}},
-        strategies=[{"path": "titan.paper:TapeMomentum", "name": "tape_momentum",
-                     "phase": "hunter", "params": {"fast": 20, "slow": 80, "band_bps": 0.1}}],
+        strategies=[{"path": path, "name": name, "phase": "hunter", "params": params}],
     )
 
 
-def test_paper_run_through_the_live_path_equals_the_backtest(tmp_path):
-    cfg = parity_config(tmp_path)
+@pytest.mark.parametrize("streams", sorted(STRATEGIES))
+def test_paper_run_through_the_live_path_equals_the_backtest(tmp_path, streams):
+    path, name, params, keys = STRATEGIES[streams]
+    cfg = parity_config(tmp_path, path, name, params)
 
     async def paper():
         async with Session(cfg, tmp_path) as s:
@@ -68,15 +98,18 @@ def test_paper_run_through_the_live_path_equals_the_backtest(tmp_path):
 
     _, instruments = recording_instruments(bundled_sample(), fee_bps=cfg.paper.fee_bps)
     iid = instruments[0].id
-    trades = load_recording(bundled_sample(), iid)["btcusdt@trade"]
-    phase = TapeMomentum(TapeMomentum.Params(fast=20, slow=80, band_bps=0.1),
-                         name="tape_momentum", instruments=[iid])
-    result = BacktestRunner([phase], instruments, [trades], config=cfg,
-                            cash=Decimal(repr(cfg.paper.cash)), fill=cfg.paper.fill).run()
+    recorded = load_recording(bundled_sample(), iid)
+    phase = instantiate(path, params, name=name, instruments=[iid])
+    cash = Decimal(repr(cfg.paper.cash))
+    result = BacktestRunner([phase], instruments, [as_received(recorded, keys)], config=cfg,
+                            cash=cash, fill=cfg.paper.fill, arrival=True).run()
     backtest = comparable(e.msg for e in result.log.entries())
 
     fills = [m for m in live if isinstance(m, ev.OrderFilled)]
     assert len(fills) >= 10, "the comparison must cover real trading"
+    live_phase = runner.session.phases[0]
+    assert getattr(live_phase, "quotes", 0) == getattr(phase, "quotes", 0)  # both read every quote
+    assert ("quote" in streams) == (getattr(phase, "quotes", 0) > 1000)
     assert runner.session.policy_hash == result.policy_hash
     assert len(live) == len(backtest)
     for i, (a, b) in enumerate(zip(live, backtest, strict=True)):
@@ -84,3 +117,14 @@ def test_paper_run_through_the_live_path_equals_the_backtest(tmp_path):
     # and the money agrees: the paper account ends where the backtest's does
     sim = runner.session.sims["binanceusdm"]
     assert dict(sim.account.balances) == dict(result.venue_balances)
+    if len(keys) > 1:  # merged by exchange time, the two streams interleave otherwise
+        merged = BacktestRunner([instantiate(path, params, name=name, instruments=[iid])],
+                                instruments, [recorded[k] for k in keys], config=cfg, cash=cash,
+                                fill=cfg.paper.fill).run()
+        assert [_decision(m) for m in comparable(e.msg for e in merged.log.entries())
+                if isinstance(m, ev.SubmitOrder)] != [_decision(m) for m in backtest
+                                                      if isinstance(m, ev.SubmitOrder)]
+
+
+def _decision(m: ev.SubmitOrder) -> tuple:
+    return (m.side, m.quantity, m.tag)
