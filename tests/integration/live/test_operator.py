@@ -131,10 +131,10 @@ def test_control_is_impossible_without_a_configured_token(tmp_path):
     cfg = make_config(tmp_path)
 
     async def main():
-        async with Session(cfg, tmp_path, env={}, duration_s=60) as s, aiohttp.ClientSession() as http:
-            async with http.post(f"{s.url}/halt",
-                                 headers={"Authorization": "Bearer anything"}) as resp:
-                return resp.status, s.runner.session.brain.breaker.value
+        async with Session(cfg, tmp_path, env={}, duration_s=60) as s, \
+                aiohttp.ClientSession() as http, \
+                http.post(f"{s.url}/halt", headers={"Authorization": "Bearer anything"}) as resp:
+            return resp.status, s.runner.session.brain.breaker.value
 
     assert asyncio.run(main()) == (403, "NORMAL")
 

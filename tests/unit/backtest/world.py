@@ -3,7 +3,6 @@ scripted phase that trades at given bars - so expectations can be computed from 
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 from pathlib import Path
 

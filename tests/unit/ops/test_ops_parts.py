@@ -49,7 +49,8 @@ def test_journal_rotation_keeps_every_line_once(n, rotate_bytes):
         names = sorted(os.listdir(d))
         lines = []
         for name in names:
-            raw = open(os.path.join(d, name), "rb").read()
+            with open(os.path.join(d, name), "rb") as f:
+                raw = f.read()
             lines += (gzip.decompress(raw) if name.endswith(".gz") else raw).splitlines()
         recs = [orjson.loads(x) for x in lines]
         assert sorted(r["client_order_id"] for r in recs) == [fill(i).client_order_id for i in range(n)]

@@ -1,12 +1,14 @@
 """A position's exit plan - protective stop and take-profit levels - watched by the phase.
 
-Why the phase watches its own exits: the Phase API has no way to cancel an order yet, and the
-Brain counts working reduce-only orders against what a phase may still reduce, so a resting
-stop *and* a resting target for the same position cannot both be working (one would be denied,
-and the survivor could outlive its position). Until cancel intents exist, a :class:`Bracket`
-turns a touched stop or target into a reduce-only market intent; the stop is always on the
-protective side of the entry (below a long, above a short) and is checked before the targets
-when one bar reaches both, which is the pessimistic reading of a bar.
+Why the phase watches its own exits: the Brain counts working reduce-only orders against what a
+phase may still reduce, so a resting stop *and* a resting target for the same position cannot
+both be working, and a resting stop would have to be canceled - one venue round trip - before
+a target exit may go out. In a bar backtest a resting stop also sees less than the phase does
+(``bar_close``: only closes). A :class:`Bracket` therefore turns a touched stop or target into
+a reduce-only market intent; the stop is always on the protective side of the entry (below a
+long, above a short) and is checked before the targets when one bar reaches both, which is the
+pessimistic reading of a bar. (What a watched stop cannot do is protect a position while the
+process is down: that needs a venue-side stop, not yet placed.)
 """
 
 from __future__ import annotations
