@@ -50,7 +50,8 @@ from titan.execution.retry import (
     after_lookup,
     after_query_error,
 )
-from titan.execution.signing import CREATE_METHODS, Signer, create_signer, endpoint
+from titan.execution.signing import CreateRoute, create_routes
+from titan.execution.transport import CreateTransport
 from titan.execution.venues import VenueProfile, api_path, build_exchange, profile
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,9 @@ class CcxtExecutionClient:
             log.error("%s: task %s failed", self.venue, task.get_name(), exc_info=task.exception())
 
     def _install_limiter(self) -> None:
-        install_limiter(self.exchange, self.limiter, self._retry_after,
-                        create_signers(self.exchange, self.profile.ccxt_id))
+        install_limiter(self.exchange, self.limiter, self._retry_after)
+        self.routes: dict[str, CreateRoute] = create_routes(self.exchange, api_path)
+        self.transport = CreateTransport(self.exchange)
 
     def _retry_after(self) -> float:
         headers = getattr(self.exchange, "last_response_headers", None) or {}
@@ -302,10 +304,9 @@ class CcxtExecutionClient:
 
     async def _create(self, t: Tracked, request: VenueRequest) -> None:
         attempt = 0
-        send = getattr(self.exchange, request.method)
         while True:
             try:
-                response = await send(dict(request.params))
+                response = await self.send_create(request)
                 order = self._parse_created(response, t)
             except Exception as e:
                 c = classify(e)
@@ -335,6 +336,34 @@ class CcxtExecutionClient:
             t.in_flight = False
             await self.apply_order(t, order, from_create=True)
             return
+
+    async def send_create(self, request: VenueRequest) -> Any:
+        """One create request, ccxt's implicit API method minus its layers: Titan's rate limiter,
+        Titan's signature (ccxt's exact bytes, :mod:`.signing`), ccxt's ``fetch`` without its
+        per-request option handling (:mod:`.transport`: the same session call, ccxt's response
+        handling and error mapping). ccxt's own bucket is skipped: the limiter (the venue's
+        published order limits) is the one in front, and ccxt's would add a loop hop per order."""
+        route = self.routes.get(request.method)
+        ex = self.exchange
+        if route is None:  # an endpoint Titan does not sign: the implicit method, fully ccxt's
+            return await getattr(ex, request.method)(dict(request.params))
+        limiter, params = self.limiter, request.params
+        weights = limiter.weights(route.http, route.url_path, params)
+        if not limiter.try_acquire(weights):
+            await limiter.acquire(weights)
+        try:
+            signed = route.signed(ex, params)
+            ex.lastRestRequestTimestamp = ex.milliseconds()
+            ex.last_request_headers, ex.last_request_body, ex.last_request_url = signed.headers, signed.body, signed.url
+            response = await self.transport.send(signed)
+            if route.marks_auth:
+                ex.options["hasAlreadyAuthenticatedSuccessfully"] = True
+            return response
+        except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+            penalize_if_limited(limiter, e, self._retry_after)
+            raise
+        finally:
+            limiter.release(weights)
 
     def _parse_created(self, response: Any, t: Tracked) -> dict:
         """ccxt's own parser on the venue's create answer (Bybit wraps it in ``result``)."""
@@ -563,39 +592,29 @@ class CcxtExecutionClient:
         return classify(exc)
 
 
-def install_limiter(ex: Any, limiter: RateLimiter, retry_after: Callable[[], float],
-                    signers: dict[tuple[str, str, str], Signer] | None = None) -> None:
-    """Route every REST request of ``ex`` through ``limiter`` *before* it is signed.
+def install_limiter(ex: Any, limiter: RateLimiter, retry_after: Callable[[], float]) -> None:
+    """Route every REST request of ``ex`` through ``limiter`` *before* ccxt signs it.
 
     Replaces ccxt's ``fetch2`` with the same steps minus what Titan does not use (ccxt's
     maxRetriesOnFailure option lookups and its fetch-history cache): throttle (if ccxt's own
-    limiter is on), sign, remember the request, fetch. ``signers`` (by ``(HTTP method, path,
-    api)``, see :func:`create_signers`) sign Titan's create requests in place of ccxt's ``sign()``,
-    byte for byte the same; those skip ccxt's own bucket: the limiter above (the venue's published
-    order limits) is the one in front, and ccxt's would add a loop hop per order. The pinned ccxt
-    version and the emulator tests guard the coupling."""
-    fast = signers if signers is not None else {}
+    limiter is on), sign, remember the request, fetch. Creates take their own, shorter way
+    (``CcxtExecutionClient.send_create``). The pinned ccxt version and the emulator tests guard
+    the coupling."""
 
     async def fetch2(path, api=("public",), method="GET", params=None, config=None):
         params = {} if params is None else params
         weights = limiter.weights(method, api_path(ex, path, api), params)
-        await limiter.acquire(weights)
+        if not limiter.try_acquire(weights):
+            await limiter.acquire(weights)
         try:
-            sign = fast.get((method, path, api if api.__class__ is str else "/".join(api))) if fast else None
-            signed = sign(params) if sign is not None else None
-            if signed is None:
-                if ex.enableRateLimit:
-                    await ex.throttle(ex.calculate_rate_limiter_cost(api, method, path, params, config or {}))
-                ex.set_last_rest_request_timestamp()
-                request = ex.sign(path, api, method, params)
-                ex.set_last_request(request)
-                return await ex.fetch(request["url"], request["method"], request["headers"], request["body"])
-            ex.lastRestRequestTimestamp = ex.milliseconds()
-            ex.last_request_headers, ex.last_request_body, ex.last_request_url = signed.headers, signed.body, signed.url
-            return await ex.fetch(signed.url, signed.method, signed.headers, signed.body)
+            if ex.enableRateLimit:
+                await ex.throttle(ex.calculate_rate_limiter_cost(api, method, path, params, config or {}))
+            ex.set_last_rest_request_timestamp()
+            request = ex.sign(path, api, method, params)
+            ex.set_last_request(request)
+            return await ex.fetch(request["url"], request["method"], request["headers"], request["body"])
         except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
-            if classify(e).kind is ev.ErrorKind.RATE_LIMITED:
-                limiter.penalize(retry_after())
+            penalize_if_limited(limiter, e, retry_after)
             raise
         finally:
             limiter.release(weights)
@@ -603,13 +622,7 @@ def install_limiter(ex: Any, limiter: RateLimiter, retry_after: Callable[[], flo
     ex.fetch2 = fetch2
 
 
-def create_signers(ex: Any, ccxt_id: str) -> dict[tuple[str, str, str], Signer]:
-    """Titan's signers for the venue's create endpoints, keyed as ``install_limiter`` looks them up."""
-    out: dict[tuple[str, str, str], Signer] = {}
-    for method in CREATE_METHODS.get(ccxt_id, ()):
-        found = endpoint(ccxt_id, method)
-        sign = create_signer(ex, method)
-        if found is not None and sign is not None:
-            path, api, http = found
-            out[(http, path, "/".join(api))] = sign
-    return out
+def penalize_if_limited(limiter: RateLimiter, exc: BaseException, retry_after: Callable[[], float]) -> None:
+    """A rate-limit answer blocks the whole limiter (see :mod:`.ratelimit`)."""
+    if classify(exc).kind is ev.ErrorKind.RATE_LIMITED:
+        limiter.penalize(retry_after())

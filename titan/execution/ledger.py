@@ -22,7 +22,7 @@ ZERO = Decimal(0)
 NS_PER_MS = 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Tracked:
     cmd: ev.SubmitOrder
     symbol: str

@@ -190,12 +190,19 @@ class RateLimiter:
             st.used += min(w, st.capacity)
         self.granted += 1
 
-    async def acquire(self, weights: Weights) -> Weights:
-        """Wait (FIFO) until every pool has room, then hold the weights. Pair with release()."""
+    def try_acquire(self, weights: Weights) -> bool:
+        """Hold the weights now if every pool has room and nobody waits (then pair with
+        release()); False means: ``await acquire(weights)``. Spares the hot path a coroutine."""
         if not weights:
-            return weights
+            return True
         if not self._waiters and self._clock() >= self._blocked_until and self._fits(weights):
             self._take(weights)
+            return True
+        return False
+
+    async def acquire(self, weights: Weights) -> Weights:
+        """Wait (FIFO) until every pool has room, then hold the weights. Pair with release()."""
+        if self.try_acquire(weights):
             return weights
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((weights, fut))

@@ -10,13 +10,13 @@ idempotent and are retried with exponential backoff.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from titan.core.events import ErrorKind
 from titan.execution.errors import Classified
 
 
-class Step(str, Enum):
+class Step(StrEnum):
     RETRY = "retry"  # send the same request again after delay()
     LOOKUP = "lookup"  # find the order by client id before deciding
     RESOLVE = "resolve"  # the order is gone: fetch its final state (cancel of a closed order)

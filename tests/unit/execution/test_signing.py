@@ -126,10 +126,19 @@ def test_keys_ccxt_must_handle_are_left_to_it(venue):
 
 @pytest.mark.parametrize("venue", list(METHODS))
 def test_the_client_signs_its_creates_itself_on_every_venue(venue):
-    """What ``CcxtExecutionClient`` installs: one signer per venue, under the key its ``fetch2``
-    looks up for the placement request's implicit method."""
-    from titan.execution.ccxt_client import create_signers
+    """What ``CcxtExecutionClient`` routes its creates through: Titan's signer for the placement
+    request's implicit method, and the URL path the rate limiter weighs - the one ccxt's own
+    ``fetch2`` would have weighed."""
+    from titan.execution.signing import create_routes
+    from titan.execution.venues import api_path
 
-    signers = create_signers(exchange(venue), profile(venue).ccxt_id)
-    path, api, method = endpoint(profile(venue).ccxt_id, METHODS[venue])
-    assert list(signers) == [(method, path, "/".join(api))]
+    ex = exchange(venue)
+    routes = create_routes(ex, api_path)
+    route = routes[METHODS[venue]]
+    assert list(routes) == [METHODS[venue]] and route.sign is not None
+    assert route.url_path == {"binance": "/api/v3/order", "binanceusdm": "/fapi/v1/order",
+                              "bybit": "/v5/order/create", "mexc": "/api/v3/order"}[venue]
+    params = {"symbol": "BTCUSDT", "newClientOrderId": "TTN-hun-0000000001"}
+    assert route.signed(ex, params).as_dict() == ccxt_sign(venue, params)
+    declined = {**params, "recvWindow": 1000}  # Titan's signer declines: ccxt's sign() is used
+    assert route.signed(ex, declined).as_dict() == ccxt_sign(venue, declined)
