@@ -1,21 +1,31 @@
 """Tick to trade, in one process: a recorded websocket frame injected at the feed, to the moment
-the ccxt order request is handed to the HTTP layer.
+the order request is handed to the HTTP layer.
 
-The path is the daemon's: the live feed router (``router.on_frame``: msgspec decode, the L2
-book for depth frames), the LiveRunner's replay dispatch into the Kernel (state, a phase, the
-Brain's gate), ``PolicyGuard`` and ``CcxtExecutionClient.submit``, whose task runs ccxt's
-``create_order`` - market lookup, parameters, HMAC signing, the rate limiter - until ccxt calls
-``exchange.fetch(url, method, headers, body)``: there the clock stops (network excluded). The
-markets were loaded from the local exchange emulator; ``fetch`` then answers like Binance USD-M
-(order NEW), and the fill is handed back to the kernel after the measurement, as a venue's
-would arrive.
+The path is the live daemon's: the feed router (``router.on_frame``: msgspec decode; for depth
+frames the L2 book sync), the LiveRunner's live dispatch into the Kernel (state, a phase, the
+Brain's gate), ``PolicyGuard`` and ``CcxtExecutionClient.submit`` - its checks, Titan's request
+builder, the ledger and the create task, which takes the rate limiter, signs with Titan's signer
+(ccxt's exact bytes) and calls ccxt's ``fetch`` - until ccxt hands the request to the aiohttp
+session: there the clock stops (``VenueDoor`` from ``bench/execution.py`` stands in for the
+session and answers as Binance USD-M does, order NEW). Network excluded; signing and the event
+loop's hop to the create task included. The markets come from the local exchange emulator. The
+fill is handed to the client's ledger after the measurement, as a venue's would arrive.
 
 Frames: the bundled real Binance USD-M BTCUSDT capture (trades, best bid/offer, depth diffs),
 replayed in loops with times and update ids shifted, until >= 100,000 trade ticks have each
-produced an order (the bench phase flips between long and flat on every trade). Baseline in the
-same run: msgspec decode alone of the same trade frames. Also: the same path with the
-durable-before-submit client (an fsync of the SQLite event log before every hand-off), and RSS
-of a paper session with 100 instruments subscribed (trades, quotes, depth) and replaying.
+produced an order (the bench phase flips between long and flat on every trade). The kernel's
+clock is the data's: moved to each frame's venue time before the frame is injected (a live
+clock with no feed delay; due timers run then, off the clock). uvloop when installed, the
+collector frozen after start-up (as ``titan run`` does).
+
+Figures: ``tick_to_trade`` (p50/p99/max us over every trade that produced an order);
+``stages`` - the same path again with probes at each boundary (decode, kernel, phase, Brain,
+guard, the client's checks, request build, ledger + task, loop hop, rate limiter, signing,
+ccxt's fetch to the session; the probes add their own cost, see ``probe_total``); depth and
+quote ticks (decode + book sync, then the kernel); the durable path (``DurableExecutionClient``:
+the SQLite event log committed before every hand-off, as the daemon is wired); and RSS of a
+paper session with 100 instruments subscribed (trades, quotes, depth) and replaying. Baseline in
+the same run: msgspec decode alone of the same trade (and depth) frames.
 
     python bench/tick_to_trade.py [--ticks 100000] [--instruments 100] [--seconds 10]
 
@@ -27,8 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import json
-import re
 import sys
 import tempfile
 import time
@@ -46,6 +56,15 @@ from titan.core import events as ev  # noqa: E402
 from titan.phases.base import Params, Phase, Stream  # noqa: E402
 
 IID = "BTC/USDT:USDT@binanceusdm"
+SNAP, TRADE, DEPTH, QUOTE = "snap", "trade", "depth", "quote"
+
+
+def _bench_execution():
+    """``bench/execution.py`` as a module (its ``VenueDoor`` and loop choice)."""
+    spec = importlib.util.spec_from_file_location("bench_execution", Path(__file__).with_name("execution.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 class FlipFlop(Phase):
@@ -97,70 +116,111 @@ def recorded() -> tuple[list[tuple[int, str]], str]:
     return frames, snapshot
 
 
-def looped(frames: list[tuple[int, str]], snapshot: str, loops: int) -> list[tuple[str, str]]:
+def looped(frames: list[tuple[int, str]], snapshot: str, loops: int) -> list[tuple[str, int, str, str]]:
     """``loops`` copies, times shifted by the span and depth update ids by their range, each
-    loop opened by the snapshot (shifted the same way): ('snap'|'trade'|'other', text)."""
+    loop opened by the snapshot (shifted the same way): (kind, venue time ns, text, trade price)."""
     parsed = [orjson.loads(t) for _, t in frames]
     snap = orjson.loads(snapshot)
     ids = [d["data"][k] for d in parsed if "@depth" in d["stream"] for k in ("U", "u", "pu")]
     id_span = max(ids + [snap["lastUpdateId"]]) - min(ids + [snap["lastUpdateId"]]) + 1
     times = [d["data"][k] for d in parsed for k in ("E", "T") if k in d["data"]]
     ms_span = max(times) - min(times) + 1000
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, int, str, str]] = []
     for k in range(loops):
         s = dict(snap, lastUpdateId=snap["lastUpdateId"] + k * id_span)
-        if "E" in s:
-            s["E"] += k * ms_span
-        out.append(("snap", orjson.dumps(s).decode()))
+        for key in ("E", "T"):
+            if key in s:
+                s[key] += k * ms_span
+        out.append((SNAP, s.get("T") or s.get("E") or 0, orjson.dumps(s).decode(), ""))
         for d in parsed:
             data = dict(d["data"])
             for key in ("E", "T"):
                 if key in data:
                     data[key] += k * ms_span
-            if "@depth" in d["stream"]:
+            stream = d["stream"]
+            if "@depth" in stream:
                 for key in ("U", "u", "pu"):
                     data[key] += k * id_span
-            kind = "trade" if "@trade" in d["stream"] else "other"
-            out.append((kind, orjson.dumps({"stream": d["stream"], "data": data}).decode()))
-    return out
+            kind = TRADE if "@trade" in stream else DEPTH if "@depth" in stream else QUOTE
+            out.append((kind, data.get("T") or data.get("E") or 0,
+                        orjson.dumps({"stream": stream, "data": data}).decode(), data.get("p", "")))
+    return [(kind, ms * 1_000_000, text, price) for kind, ms, text, price in out]
 
 
-def percentiles(ns: list[int]) -> dict[str, float]:
+def percentiles(ns) -> dict[str, float]:
     a = np.asarray(ns, dtype=np.float64) / 1000.0
+    if not a.size:
+        return {"n": 0}
     return {"n": int(a.size), "p50_us": round(float(np.percentile(a, 50)), 2),
             "p99_us": round(float(np.percentile(a, 99)), 2), "max_us": round(float(a.max()), 2)}
 
 
-# ---- the venue's HTTP layer, stopped at the door -----------------------------------------------
+# ---- the session under test --------------------------------------------------------------------
 
-_CID = re.compile(r"newClientOrderId=([A-Za-z0-9_.:-]+)")
-
-
-class HttpDoor:
-    """Replaces ``exchange.fetch``: records when ccxt hands a request over, answers NEW."""
-
-    def __init__(self) -> None:
-        self.at: dict[str, int] = {}
-        self.seq = 0
-
-    async def fetch(self, url, method="GET", headers=None, body=None):
-        t = time.perf_counter_ns()
-        m = _CID.search(f"{url}&{body or ''}")
-        cid = m.group(1) if m else ""
-        self.at[cid] = t
-        self.seq += 1
-        side = "SELL" if "side=SELL" in f"{url}&{body}" else "BUY"
-        return {"orderId": self.seq, "symbol": "BTCUSDT", "status": "NEW", "clientOrderId": cid,
-                "price": "0", "avgPrice": "0", "origQty": "0.002", "executedQty": "0",
-                "cumQty": "0", "cumQuote": "0", "timeInForce": "GTC", "type": "MARKET",
-                "reduceOnly": side == "SELL", "side": side, "positionSide": "BOTH",
-                "updateTime": int(time.time() * 1000)}
+# probe slots: when each boundary was crossed, for the tick in flight
+(S_IN, S_EVENT, S_PHASE, S_PHASE_OUT, S_DECIDE, S_DECIDED, S_GUARD, S_CLIENT, S_BUILD, S_BUILT,
+ S_SUBMITTED, S_TASK, S_SIGN, S_SIGNED, S_DOOR) = range(15)
+STAGES = [  # (name, from, to)
+    ("decode_and_event", S_IN, S_EVENT), ("kernel_state_and_routing", S_EVENT, S_PHASE),
+    ("phase", S_PHASE, S_PHASE_OUT), ("kernel_brain_market_and_journal", S_PHASE_OUT, S_DECIDE),
+    ("brain_decide", S_DECIDE, S_DECIDED), ("kernel_submit_journal_and_state", S_DECIDED, S_GUARD),
+    ("policy_guard", S_GUARD, S_CLIENT), ("client_checks", S_CLIENT, S_BUILD),
+    ("request_build", S_BUILD, S_BUILT), ("ledger_and_create_task", S_BUILT, S_SUBMITTED),
+    ("loop_hop_to_task", S_SUBMITTED, S_TASK), ("rate_limiter", S_TASK, S_SIGN),
+    ("signing", S_SIGN, S_SIGNED), ("ccxt_fetch_to_http", S_SIGNED, S_DOOR),
+]
 
 
-# ---- tick to trade -----------------------------------------------------------------------------
+class Stamp:
+    """An ``ExecutionClient`` in front of ``inner`` that notes when a submit reaches it (and,
+    with ``leave``, when ``inner.submit`` returned)."""
+
+    def __init__(self, inner, st: list[int], slot: int, leave: int | None = None) -> None:
+        self.inner, self.venue, self.st, self.slot, self.leave = inner, inner.venue, st, slot, leave
+
+    def submit(self, cmd) -> None:
+        self.st[self.slot] = time.perf_counter_ns()
+        self.inner.submit(cmd)
+        if self.leave is not None:
+            self.st[self.leave] = time.perf_counter_ns()
+
+    def cancel(self, cmd) -> None:
+        self.inner.cancel(cmd)
 
 
-async def tick_to_trade(target: int, *, durable: bool = False) -> dict:
+def stamped(fn, st: list[int], enter: int, leave: int | None = None):
+    perf = time.perf_counter_ns
+
+    def call(*args, **kwargs):
+        st[enter] = perf()
+        out = fn(*args, **kwargs)
+        if leave is not None:
+            st[leave] = perf()
+        return out
+
+    return call
+
+
+def install_probes(st: list[int], *, phase, brain, client) -> None:
+    """Stamps at each boundary: instance attributes over the real methods (nothing else changes)."""
+    import titan.execution.ccxt_client as cc
+
+    phase.on_trade = stamped(phase.on_trade, st, S_PHASE, S_PHASE_OUT)
+    brain.decide = stamped(brain.decide, st, S_DECIDE, S_DECIDED)
+    cc.create_request = stamped(cc.create_request, st, S_BUILD, S_BUILT)
+    send = client.send_create
+
+    async def send_create(request):
+        st[S_TASK] = time.perf_counter_ns()
+        return await send(request)
+
+    client.send_create = send_create
+    for route in client.routes.values():
+        route.sign = stamped(route.sign, st, S_SIGN, S_SIGNED)
+
+
+async def session(durable: bool, probes: bool, tmp: str):
+    """Emulator-loaded client behind the door, the kernel, the router: what one run drives."""
     from tests.kit.emulator import API_KEY, API_SECRET
     from tests.kit.emulator.runner import EmulatorThread
     from titan.brain.brain import Brain
@@ -180,181 +240,187 @@ async def tick_to_trade(target: int, *, durable: bool = False) -> dict:
     from titan.feeds.venues import ENDPOINTS, Channel
     from titan.kernel import Kernel
 
-    frames, snapshot = recorded()
-    trades_per_loop = sum(1 for _, t in frames if "@trade" in t)
-    loops = -(-target // trades_per_loop)
-    stream = looped(frames, snapshot, loops)
     config = config_from_dict({
         "brain": {"max_orders_per_minute": 100_000},
         "phases": {"scavenger": {"enabled": False}, "sentinel": {"enabled": False},
                    "hunter": {"equity_min": 0, "equity_max": 0}},
         "strategies": [{"path": f"{__file__}:FlipFlop", "name": "flipflop", "phase": "hunter"}],
     })
-    emu = EmulatorThread(venues=("binance",), enforce_limits=False).start()
-    tmp = tempfile.TemporaryDirectory(prefix="t2t-")
-    try:
-        clock = SimClock(int(orjson.loads(stream[1][1])["data"]["E"]) * 1_000_000)
-        registry = InstrumentRegistry()
-        rest = emu.base_url("binanceusdm")
-        exec_events: list[ev.Message] = []
-        sink_target = [exec_events.append]
-        client = CcxtExecutionClient(
-            "binanceusdm", credentials=Credentials(venue="binanceusdm", api_key=Secret(API_KEY),
-                                                   secret=Secret(API_SECRET)),
-            config=VenueConfig(enabled=True, symbols=["BTC/USDT:USDT"], rest_url=rest,
-                               ws_url=rest.replace("http://", "ws://")),
-            execution=ExecutionSection(cancel_on_shutdown=False), sink=lambda e: sink_target[0](e),
-            clock=clock,
-            instruments=registry, limiters=RateLimiters(time_scale=1e9),
-            enable_ccxt_rate_limit=False)
-        await client.start()
-        await client.updates.stop()  # no private stream: fills come back below
-        door = HttpDoor()
-        client.exchange.fetch = door.fetch
-        state = ShadowState(registry)
-        state.apply(ev.BalanceSet(venue="binanceusdm", currency="USDT", total=Decimal(100_000),
-                                  ts_event=clock.now_ns(), ts_init=clock.now_ns()))
-        if durable:
-            log = EventLog(Path(tmp.name) / "t2t.sqlite")
-            await log.open()
-        else:
-            log = EventLog.memory()
-        phash = compute_hash(config)
-        phase = FlipFlop(name="flipflop", instruments=[IID])
-        brain = Brain(config, registry, state, ClientOrderIds(), policy_hash=phash,
-                      owners={"flipflop": "hunter"})
-        inner = DurableExecutionClient(client, log, lambda e: sink_target[0](e),
-                                       now_ns=clock.now_ns) if durable else client
-        if durable:  # its pump only (start() would start the ccxt client a second time)
-            inner._pump = asyncio.create_task(inner._run())
-        stamp = Stamp(inner)
-        guard = PolicyGuard(stamp, phash, lambda e: sink_target[0](e), clock.now_ns)
-        kernel = Kernel(clock=clock, state=state, brain=brain, phases=[phase],
-                        clients={"binanceusdm": guard}, journal=log)
-        sink_target[0] = kernel.on_exec
-        kernel.start()
+    x = type("Session", (), {})()
+    x.st = [0] * 15
+    x.emu = EmulatorThread(venues=("binance",), enforce_limits=False).start()
+    x.clock = clock = SimClock(0)
+    registry = InstrumentRegistry()
+    rest = x.emu.base_url("binanceusdm")
+    sink = [lambda e: None]
+    x.client = client = CcxtExecutionClient(
+        "binanceusdm", credentials=Credentials(venue="binanceusdm", api_key=Secret(API_KEY),
+                                               secret=Secret(API_SECRET)),
+        config=VenueConfig(enabled=True, symbols=["BTC/USDT:USDT"], rest_url=rest,
+                           ws_url=rest.replace("http://", "ws://")),
+        execution=ExecutionSection(cancel_on_shutdown=False), sink=lambda e: sink[0](e), clock=clock,
+        instruments=registry, limiters=RateLimiters(time_scale=1e9))  # the limiter's fast path
+    await client.start()
+    await client.updates.stop()  # no private stream: the fills come back through the ledger below
+    x.door = await _bench_execution().open_door(client.exchange, "binanceusdm")
+    state = ShadowState(registry)
+    state.apply(ev.BalanceSet(venue="binanceusdm", currency="USDT", total=Decimal(100_000),
+                              ts_event=0, ts_init=0))
+    if durable:
+        x.log = EventLog(Path(tmp) / "t2t.sqlite")
+        await x.log.open()
+    else:
+        x.log = EventLog.memory()
+    phash = compute_hash(config)
+    x.phase = FlipFlop(name="flipflop", instruments=[IID])
+    x.brain = Brain(config, registry, state, ClientOrderIds(), policy_hash=phash, owners={"flipflop": "hunter"})
+    x.durable = DurableExecutionClient(client, x.log, lambda e: sink[0](e), now_ns=clock.now_ns) if durable else None
+    if durable:  # its pump only (start() would start the ccxt client a second time)
+        x.durable._pump = asyncio.create_task(x.durable._run())
+    inner = x.durable or client
+    if probes:
+        install_probes(x.st, phase=x.phase, brain=x.brain, client=client)
+        inner = Stamp(inner, x.st, S_CLIENT, S_SUBMITTED)
+    guard = PolicyGuard(inner, phash, lambda e: sink[0](e), clock.now_ns)
+    x.kernel = kernel = Kernel(clock=clock, state=state, brain=x.brain, phases=[x.phase],
+                               clients={"binanceusdm": Stamp(guard, x.st, S_GUARD) if probes else guard},
+                               journal=x.log)
+    sink[0] = kernel.on_exec
+    st, perf = x.st, time.perf_counter_ns
 
-        def dispatch(evt):  # LiveRunner._on_replay_event without a simulated venue
-            ts = evt.ts_event
-            if ts == evt.ts_init:  # a book snapshot stamped on arrival: data time instead
-                ts = clock.now_ns()
-                evt = msgspec.structs.replace(evt, ts_event=ts)
-            while True:
-                due = clock.advance_to(ts)
-                if not due:
-                    break
-                for te in due:
-                    kernel.on_timer(te)
-            kernel.on_market(evt)
+    def dispatch(evt):  # LiveRunner._on_live_event (no simulated venue)
+        if probes:
+            st[S_EVENT] = perf()
+        if evt.__class__ is ev.FeedStatusChanged:  # health on the receive clock: data time here
+            kernel.on_system(msgspec.structs.replace(evt, ts_event=clock.now_ns(), ts_init=clock.now_ns()))
+            return
+        kernel.on_market(evt)
 
-        pending: set[str] = set()
-        router = BinanceRouter(ENDPOINTS["binanceusdm"], lambda e: None if e.__class__ is
-                               ev.FeedStatusChanged else dispatch(e), LiveClock(),
-                               FeedOptions(binance_depth_stream="depth@0ms"), on_resync=pending.add)
-        for ch in (Channel.TRADES, Channel.QUOTES, Channel.BOOK):
-            router.watch(IID, ch)
-        book_stream = router.stream_for(IID, Channel.BOOK)
-        on_frame, perf = router.on_frame, time.perf_counter_ns
-        lat_trade: list[int] = []
-        lat_other: list[int] = []
-        lat_kernel: list[int] = []
-        lat_ccxt: list[int] = []
-        denied0 = kernel.denied
-        gc.collect()
-        gc.freeze()  # what the daemon does once started: set-up objects are never rescanned
-        t_start = time.perf_counter()
-        for kind, text in stream:
-            if kind == "snap":
-                router.on_depth_snapshot(book_stream, text)
+    x.router = BinanceRouter(ENDPOINTS["binanceusdm"], dispatch, LiveClock(),
+                             FeedOptions(binance_depth_stream="depth@0ms"), on_resync=lambda s: None)
+    for ch in (Channel.TRADES, Channel.QUOTES, Channel.BOOK):
+        x.router.watch(IID, ch)
+    x.book_stream = x.router.stream_for(IID, Channel.BOOK)
+    x.started = False
+    return x
+
+
+async def close(x) -> None:
+    await x.client.stop()
+    if x.durable is not None:
+        x.durable._pump.cancel()
+        await x.log.close()
+    x.emu.stop()
+
+
+def advance(x, ts: int) -> None:
+    """The kernel's clock to the frame's venue time; timers due by then run (off the clock)."""
+    if not x.started:
+        x.clock.advance_to(ts)
+        x.kernel.start()
+        x.started = True
+    while True:
+        due = x.clock.advance_to(ts)
+        if not due:
+            return
+        for te in due:
+            x.kernel.on_timer(te)
+
+
+async def drive(x, stream, target: int, probes: bool) -> dict:
+    from titan.execution.reports import FillReport
+
+    kernel, door, client, ledger = x.kernel, x.door, x.client, x.client.ledger
+    on_frame, perf, st, at = x.router.on_frame, time.perf_counter_ns, x.st, door.at
+    lat: dict[str, list[int]] = {TRADE: [], DEPTH: [], QUOTE: [], "no_order": []}
+    to_event: dict[str, list[int]] = {DEPTH: [], QUOTE: []}
+    stages: list[list[int]] = []
+    fills = 0
+    gc.collect()
+    gc.freeze()  # what the daemon does once started: set-up objects are never rescanned
+    t_start = time.perf_counter()
+    for kind, ts, text, price in stream:
+        advance(x, ts)
+        if kind == SNAP:
+            x.router.on_depth_snapshot(x.book_stream, text)
+            continue
+        n = kernel.submitted
+        st[S_EVENT] = 0
+        t0 = st[S_IN] = perf()
+        on_frame(text)
+        if kernel.submitted == n:
+            t1 = perf()
+            if kind == TRADE:
+                lat["no_order"].append(t1 - t0)
                 continue
-            n = kernel.submitted
-            t0 = perf()
-            on_frame(text)
-            if kernel.submitted == n:
-                if kind == "other":
-                    lat_other.append(perf() - t0)
-                continue
-            cid = log_last_cid(kernel)
-            while cid not in door.at:
-                await asyncio.sleep(0)
-            t1 = door.at.pop(cid)
-            lat_trade.append(t1 - t0)
-            lat_kernel.append(stamp.at - t0)
-            lat_ccxt.append(t1 - stamp.at)
-            while client._tasks:
-                await asyncio.sleep(0)
-            fill_back(kernel, cid, text)
-            if len(lat_trade) >= target:
-                break
-        elapsed = time.perf_counter() - t_start
-        gc.unfreeze()
-        out = {"tick_to_trade": percentiles(lat_trade), "book_or_quote_tick": percentiles(lat_other),
-               "split": {"frame_to_client_submit": percentiles(lat_kernel),
-                         "ccxt_submit_to_http": percentiles(lat_ccxt)},
-               "denied": kernel.denied - denied0, "frames": router.stats.frames,
-               "orders": kernel.submitted, "elapsed_s": round(elapsed, 1)}
-        await client.stop()
-        if durable:
-            inner._pump.cancel()
-            await log.close()
-        return out
-    finally:
-        emu.stop()
-        tmp.cleanup()
+            lat[kind].append(t1 - t0)
+            if probes and st[S_EVENT]:
+                to_event[kind].append(st[S_EVENT] - t0)
+            continue
+        cid = x.brain.last_decisions[-1].client_order_id
+        while cid not in at:
+            await asyncio.sleep(0)
+        st[S_DOOR] = at.pop(cid)
+        lat[TRADE].append(st[S_DOOR] - t0)
+        if probes:
+            stages.append([st[b] - st[a] for _, a, b in STAGES])
+        while client._tasks:  # the NEW answer parsed, OrderAccepted through the ledger
+            await asyncio.sleep(0)
+        t = ledger.get(cid)
+        fills += 1
+        ledger.fill(t, FillReport(trade_id=f"bt{fills}", venue_order_id=t.venue_order_id, client_order_id=cid,
+                                  qty=t.cmd.quantity, price=Decimal(price), fee=Decimal(0), fee_currency="USDT",
+                                  liquidity=ev.Liquidity.TAKER, ts_ms=ts // 1_000_000))
+        if len(lat[TRADE]) >= target:
+            break
+    elapsed = time.perf_counter() - t_start
+    gc.unfreeze()
+    out = {"tick_to_trade": percentiles(lat[TRADE]), "depth_tick": percentiles(lat[DEPTH]),
+           "quote_tick": percentiles(lat[QUOTE]), "trade_tick_without_order": percentiles(lat["no_order"]),
+           "orders": kernel.submitted, "denied": kernel.denied, "filled": fills,
+           "frames": x.router.stats.frames, "other_requests": door.other, "elapsed_s": round(elapsed, 1)}
+    if probes:
+        a = np.asarray(stages, dtype=np.float64) / 1000.0
+        out["stages"] = {name: {"p50_us": round(float(np.percentile(a[:, i], 50)), 2),
+                                "p99_us": round(float(np.percentile(a[:, i], 99)), 2)}
+                         for i, (name, _, _) in enumerate(STAGES)}
+        out["probe_total"] = out.pop("tick_to_trade")
+        for kind in (DEPTH, QUOTE):
+            out[f"{kind}_decode_and_book"] = percentiles(to_event[kind])
+    return out
 
 
-class Stamp:
-    """Between the guard and the client: when the kernel's part ends (the client's begins)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.venue = inner.venue
-        self.at = 0
-
-    def submit(self, cmd) -> None:
-        self.at = time.perf_counter_ns()
-        self.inner.submit(cmd)
-
-    def cancel(self, cmd) -> None:
-        self.inner.cancel(cmd)
-
-
-def log_last_cid(kernel) -> str:
-    return kernel.brain.last_decisions[-1].client_order_id
-
-
-_seq = [0]
-
-
-def fill_back(kernel, cid: str, text: str) -> None:
-    """The venue's fill for order ``cid`` at the trade's price (after the measurement)."""
-    o = kernel.state.order(cid)
-    d = orjson.loads(text)["data"]
-    _seq[0] += 1
-    ts = int(d["T"]) * 1_000_000
-    kernel.on_exec(ev.OrderFilled(
-        client_order_id=cid, venue_order_id=o.venue_order_id or str(_seq[0]),
-        trade_id=f"bt{_seq[0]}", instrument_id=o.instrument_id, side=o.side,
-        last_qty=o.quantity, last_price=Decimal(d["p"]), fee=Decimal(0), fee_currency="USDT",
-        liquidity=ev.Liquidity.TAKER, ts_event=ts, ts_init=ts))
+async def tick_to_trade(target: int, *, durable: bool = False, probes: bool = False) -> dict:
+    frames, snapshot = recorded()
+    trades_per_loop = sum(1 for _, t in frames if "@trade" in t)
+    stream = looped(frames, snapshot, -(-target // trades_per_loop))
+    with tempfile.TemporaryDirectory(prefix="t2t-") as tmp:
+        x = await session(durable, probes, tmp)
+        try:
+            return await drive(x, stream, target, probes)
+        finally:
+            await close(x)
 
 
 def decode_baseline(n: int) -> dict:
-    """msgspec decode alone of the same trade frames (the router's decoder)."""
-    from titan.feeds.binance import TRADE
+    """msgspec decode alone of the same trade and depth frames (the router's decoders)."""
+    from titan.feeds.binance import DEPTH as DEPTH_DECODER
+    from titan.feeds.binance import TRADE as TRADE_DECODER
 
     frames, _ = recorded()
-    trades = [t for _, t in frames if "@trade" in t]
-    dec, perf = TRADE.decode, time.perf_counter_ns
-    out = []
-    gc.disable()
-    while len(out) < n:
-        for t in trades:
-            t0 = perf()
-            dec(t)
-            out.append(perf() - t0)
-    gc.enable()
-    return percentiles(out[:n])
+    out = {}
+    for name, dec, marker in (("trade", TRADE_DECODER.decode, "@trade"), ("depth", DEPTH_DECODER.decode, "@depth")):
+        texts = [t for _, t in frames if marker in t]
+        ns, perf = [], time.perf_counter_ns
+        gc.disable()
+        while len(ns) < n:
+            for t in texts:
+                t0 = perf()
+                dec(t)
+                ns.append(perf() - t0)
+        gc.enable()
+        out[name] = percentiles(ns[:n])
+    return out
 
 
 # ---- memory --------------------------------------------------------------------------------------
@@ -449,6 +515,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser()
     p.add_argument("--ticks", type=int, default=100_000)
+    p.add_argument("--probe-ticks", type=int, default=20_000)
     p.add_argument("--durable-ticks", type=int, default=2_000)
     p.add_argument("--instruments", type=int, default=100)
     p.add_argument("--seconds", type=float, default=10.0)
@@ -460,16 +527,21 @@ def main() -> None:
         return
     import native
 
-    out: dict = {"bench": "tick_to_trade", "compiled": native.COMPILED}
-    t2t = asyncio.run(tick_to_trade(a.ticks))
+    run, loop_name = _bench_execution().event_loop_runner()
+    out: dict = {"bench": "tick_to_trade", "compiled": native.COMPILED, "loop": loop_name}
+    t2t = run(tick_to_trade(a.ticks))
     out["tick_to_trade"] = t2t.pop("tick_to_trade")
-    out["split"] = t2t.pop("split")
-    out["book_or_quote_tick"] = t2t.pop("book_or_quote_tick")
-    out["run"] = t2t
     out["baseline_decode"] = decode_baseline(a.ticks)
-    out["ratio_p50"] = round(out["tick_to_trade"]["p50_us"] / out["baseline_decode"]["p50_us"], 1)
+    out["ratio_p50_vs_decode"] = round(out["tick_to_trade"]["p50_us"] / out["baseline_decode"]["trade"]["p50_us"], 1)
+    for k in ("depth_tick", "quote_tick", "trade_tick_without_order"):
+        out[k] = t2t.pop(k)
+    out["run"] = t2t
+    if a.probe_ticks:
+        out["stages"] = run(tick_to_trade(a.probe_ticks, probes=True))
+        for k in ("depth_tick", "quote_tick", "trade_tick_without_order", "frames", "elapsed_s", "other_requests"):
+            out["stages"].pop(k, None)
     if a.durable_ticks:
-        d = asyncio.run(tick_to_trade(a.durable_ticks, durable=True))
+        d = run(tick_to_trade(a.durable_ticks, durable=True))
         out["tick_to_trade_durable"] = d["tick_to_trade"]
     child = subprocess.run([sys.executable, __file__, "--memory-only", "--instruments",
                             str(a.instruments), "--seconds", str(a.seconds)],
