@@ -204,12 +204,19 @@ class BinanceRouter(Router):
         return ack.id is not None
 
     def on_depth_snapshot(self, stream: str, body: bytes | str) -> Outcome:
-        """Feed a REST depth snapshot for a BOOK stream; returns what the sync made of it."""
+        """Feed a REST depth snapshot for a BOOK stream; returns what the sync made of it.
+
+        The book's venue time becomes the newer of the snapshot's own (USD-M sends ``T``/``E``;
+        spot sends none) and the newest diff's: the published snapshot carries venue time, never
+        the receive clock's."""
         sync = self.books.get(stream)
         if sync is None:
             return Outcome.SKIPPED
         snap = SNAPSHOT.decode(body)
         outcome = sync.on_snapshot(snap.lastUpdateId, snap.bids, snap.asks)
+        venue_ts = (snap.T or snap.E) * MS
+        if venue_ts > self.book_ts.get(stream, 0):
+            self.book_ts[stream] = venue_ts
         self.book_outcome(stream, outcome, self.clock.now_ns())
         return outcome
 
@@ -264,12 +271,15 @@ class BinanceRouter(Router):
             applied = Outcome.APPLIED
 
             book_ts = self.book_ts
+            unstamped = self.unstamped
 
             def on_depth(frame: str, ts_init: int, dec=DEPTH.decode) -> None:
                 v = dec(frame).data
                 ts = book_ts[stream] = v.E * MS
                 result = on_diff(v.U, v.u, v.pu, v.b, v.a)
                 if result is applied:
+                    if unstamped and stream in unstamped:
+                        self.publish_unstamped(stream, ts)
                     sink(BookDelta(
                         instrument_id=iid, ts_event=ts, ts_init=ts_init, bids=v.b, asks=v.a,
                         first_update_id=v.U, last_update_id=v.u, prev_update_id=v.pu,

@@ -81,7 +81,10 @@ class Router:
         self._now = clock.now_ns
         self.routes: dict[str, Route] = {}
         self.books: dict[str, BookSync] = {}  # by stream
-        self.book_ts: dict[str, int] = {}  # venue time of the newest diff seen, by stream
+        self.book_ts: dict[str, int] = {}  # venue time of the newest diff or snapshot, by stream
+        # snapshots of synced books that had no venue time yet (a spot REST snapshot before any
+        # diff): held, and published just before the first diff applied after them, with its time
+        self.unstamped: dict[str, BookDelta] = {}
         self.aggregators: dict[str, BarAggregator] = {}  # by instrument id
         self._resyncing: set[str] = set()
 
@@ -107,6 +110,7 @@ class Router:
         sync = self.books.get(stream)
         if sync is not None:
             sync.reset(reason)
+        self.unstamped.pop(stream, None)
         self._resyncing.discard(stream)
 
     def unwatch(self, stream: str) -> None:
@@ -114,6 +118,7 @@ class Router:
         self.routes.pop(stream, None)
         self.books.pop(stream, None)
         self.book_ts.pop(stream, None)
+        self.unstamped.pop(stream, None)
         self._resyncing.discard(stream)
 
     def attach_bars(self, aggregator: BarAggregator) -> None:
@@ -198,6 +203,7 @@ class Router:
             self._request_resync(stream)
 
     def book_invalid(self, stream: str, reason: str, *, crossed: bool = False) -> None:
+        self.unstamped.pop(stream, None)
         sync = self.books[stream]
         if sync.valid:
             sync.invalidate(reason)
@@ -220,16 +226,27 @@ class Router:
         self.stats.resyncs += 1
         sync = self.books[stream]
         route = self.routes[stream]
-        ts_event = self.book_ts.get(stream, ts_init)
-        self.sink(self.snapshot_event(route.instrument_id, sync, ts_init, ts_event))
+        ts_event = self.book_ts.get(stream, 0)
+        snapshot = self.snapshot_event(route.instrument_id, sync, ts_init, ts_event)
+        if ts_event:
+            self.unstamped.pop(stream, None)
+            self.sink(snapshot)
+        else:  # no venue time yet: never the receive clock's - the first diff's, when it comes
+            self.unstamped[stream] = snapshot
         self.status(route.instrument_id, FeedStatus.RESYNCED, f"book synced at update id {sync.last_update_id}")
+
+    def publish_unstamped(self, stream: str, ts_event: int) -> None:
+        """Publish the held snapshot of ``stream`` stamped ``ts_event`` (the venue time of the
+        first diff applied after it; the diff's own delta follows)."""
+        held = self.unstamped.pop(stream)
+        self.sink(msgspec.structs.replace(held, ts_event=ts_event))
 
     @staticmethod
     def snapshot_event(instrument_id: str, sync: BookSync, ts_init: int, ts_event: int = 0) -> BookDelta:
         """The whole current book as one ``BookDelta(is_snapshot=True)``.
 
-        ``ts_event`` is the venue time of the newest diff seen (so the stream's times never go
-        backwards), or ``ts_init`` when none was seen.
+        ``ts_event`` is the book's venue time (the newest diff's or the snapshot's own, so the
+        stream's times never go backwards); ``ts_init`` stands in only if none is given.
         """
         book = sync.book
         return BookDelta(
