@@ -234,7 +234,6 @@ async def session(durable: bool, probes: bool, tmp: str):
     from titan.execution.ccxt_client import CcxtExecutionClient
     from titan.execution.durable import DurableExecutionClient
     from titan.execution.guard import PolicyGuard
-    from titan.execution.ratelimit import RateLimiters
     from titan.feeds.binance import BinanceRouter
     from titan.feeds.options import FeedOptions
     from titan.feeds.venues import ENDPOINTS, Channel
@@ -259,7 +258,7 @@ async def session(durable: bool, probes: bool, tmp: str):
         config=VenueConfig(enabled=True, symbols=["BTC/USDT:USDT"], rest_url=rest,
                            ws_url=rest.replace("http://", "ws://")),
         execution=ExecutionSection(cancel_on_shutdown=False), sink=lambda e: sink[0](e), clock=clock,
-        instruments=registry, limiters=RateLimiters(time_scale=1e9))  # the limiter's fast path
+        instruments=registry, limiters=_bench_execution().roomy_limiters())  # the limiter's fast path
     await client.start()
     await client.updates.stop()  # no private stream: the fills come back through the ledger below
     x.door = await _bench_execution().open_door(client.exchange, "binanceusdm")

@@ -275,14 +275,15 @@ class RateLimiter:
 class RateLimiters:
     """The registry: one limiter per (venue, API key), shared by everything that calls the venue."""
 
-    def __init__(self, *, time_scale: float = 1.0) -> None:
+    def __init__(self, *, time_scale: float = 1.0, limits: Callable[[str], VenueLimits] = published) -> None:
         self.time_scale = time_scale
+        self.limits = limits  # venue -> its limits (benchmarks pass pools that never fill)
         self._by_key: dict[tuple[str, str], RateLimiter] = {}
 
     def get(self, venue: str, api_key: str, *, share: float = 0.8) -> RateLimiter:
         key = (venue, api_key)
         limiter = self._by_key.get(key)
         if limiter is None:
-            limiter = RateLimiter(published(venue), share=share, time_scale=self.time_scale)
+            limiter = RateLimiter(self.limits(venue), share=share, time_scale=self.time_scale)
             self._by_key[key] = limiter
         return limiter
