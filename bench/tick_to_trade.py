@@ -4,10 +4,11 @@ the order request is handed to the HTTP layer.
 The path is the live daemon's: the feed router (``router.on_frame``: msgspec decode; for depth
 frames the L2 book sync), the LiveRunner's live dispatch into the Kernel (state, a phase, the
 Brain's gate), ``PolicyGuard`` and ``CcxtExecutionClient.submit`` - its checks, Titan's request
-builder, the ledger and the create task, which takes the rate limiter, signs with Titan's signer
-(ccxt's exact bytes) and calls ccxt's ``fetch`` - until ccxt hands the request to the aiohttp
-session: there the clock stops (``VenueDoor`` from ``bench/execution.py`` stands in for the
-session and answers as Binance USD-M does, order NEW). Network excluded; signing and the event
+builder, the ledger and the create task, which takes the rate limiter (the venue's weights; pools
+with room), signs with Titan's signer (ccxt's exact bytes) and goes ccxt's ``fetch`` way
+(``titan.execution.transport``) - until the request is handed to the aiohttp session: there the
+clock stops (``VenueDoor`` from ``bench/execution.py`` stands in for the session and answers
+as Binance USD-M does, order NEW). Network excluded; signing and the event
 loop's hop to the create task included. The markets come from the local exchange emulator. The
 fill is handed to the client's ledger after the measurement, as a venue's would arrive.
 
