@@ -81,6 +81,11 @@ class Kernel:
         self.dead_letters = dead_letters
         self.runner = PhaseRunner(phases, emit=self._system, on_fault=self._phase_fault, clock=clock)
         self.runner.bind(self._context)
+        # phases that override on_order: the base hook returns nothing, so events for the
+        # others need not reach the runner at all
+        self._order_listeners = frozenset(
+            owner for owner, phase in self.runner.phases.items()
+            if getattr(getattr(phase, "on_order", None), "__func__", None) is not Phase.on_order)
         self.market_events = 0
         self.intents = 0
         self.submitted = 0
@@ -90,6 +95,7 @@ class Kernel:
         self.exec_events = 0
         self._append: Callable[[ev.Message], int] | None = journal.append if journal else None
         self._apply = state.apply
+        self._apply_bar = getattr(state, "apply_bar", state.apply)
         self._now = clock.now_ns
         self._subs = self.bus._subs  # the bus's pattern table: empty means nobody listens
         self._topics: dict[tuple[type, str], str] = {}
@@ -167,7 +173,7 @@ class Kernel:
         The phases' dispatch is ``PhaseRunner.on_bar`` inlined (one call less per bar); faults
         and results still go through the runner."""
         self.market_events += 1
-        self._apply(bar)
+        self._apply_bar(bar)
         if self._subs:
             self._publish(bar)
         intents = None
@@ -239,11 +245,12 @@ class Kernel:
         out = self._brain_event(event, self._now())
         if out:
             self._dispatch(out)
-        owner = self._owner(event)
-        if owner:
-            intents = self.runner.on_order(owner, event)
-            if intents:
-                self._decide(intents, None)
+        if self._order_listeners:
+            owner = self._owner(event)
+            if owner in self._order_listeners:
+                intents = self.runner.on_order(owner, event)
+                if intents:
+                    self._decide(intents, None)
 
     def on_system(self, event: ev.Message) -> None:
         """A system event from outside the kernel (balances, feed health, truth score, regime)."""
@@ -307,9 +314,11 @@ class Kernel:
                 self.denied += 1
                 if self._subs:
                     self.bus.publish("events.decision.denied", msg)
-                intents = self.runner.on_order(msg.phase, msg)
-                if intents:
-                    log.warning("phase %s answered a denial with new intents; ignored", msg.phase)
+                if msg.phase in self._order_listeners:
+                    intents = self.runner.on_order(msg.phase, msg)
+                    if intents:
+                        log.warning("phase %s answered a denial with new intents; ignored",
+                                    msg.phase)
             elif cls is ev.OrderApproved:
                 if self._subs:
                     self.bus.publish("events.decision.approved", msg)

@@ -74,6 +74,8 @@ class RiskBook:
         self.instruments = instruments
         mark_float = getattr(view, "mark_float", None)  # ShadowState's: no Decimal round trip
         self.mark_of: Callable[[str], float | None] = mark_float or _decimal_mark(view)
+        # ShadowState's non-flat sub-positions of one instrument (not in PortfolioView)
+        self._phase_quantities = getattr(view, "phase_quantities", None)
         self.owner_phase = dict(owner_phase)
         self.owners: set[str] = set(owner_phase) | {EXTERNAL}
         self._sorted_owners: list[tuple[str, str]] = []  # (owner, phase) by owner
@@ -142,11 +144,18 @@ class RiskBook:
         position_qty = view.position_qty
         rec.net = float(position_qty(iid))
         legs = rec.legs
-        for owner in self.owners:
-            q = position_qty(iid, owner)
-            if q:
-                leg = legs[owner] = Leg()  # each owner once: a new leg
-                leg.qty = float(q)
+        owners = self.owners
+        if self._phase_quantities is not None:  # only the phases that hold it
+            for owner, q in self._phase_quantities(iid).items():
+                if owner in owners:
+                    leg = legs[owner] = Leg()
+                    leg.qty = float(q)
+        else:
+            for owner in owners:
+                q = position_qty(iid, owner)
+                if q:
+                    leg = legs[owner] = Leg()  # each owner once: a new leg
+                    leg.qty = float(q)
         for order in view.open_orders(instrument_id=iid):
             self.owners.add(order.phase)
             leaves = float(order.quantity - order.filled_qty)

@@ -142,8 +142,10 @@ class ShadowState:
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         self._books: dict[tuple[str, str], _Book] = {}  # (instrument, phase or NET)
-        # the same books by phase (NET included), in creation order: books are never removed
+        # the same books by phase (NET included) and by instrument, in creation order: books
+        # are never removed
         self._by_phase: dict[str, list[tuple[str, _Book]]] = {}
+        self._by_instrument: dict[str, list[tuple[str, _Book]]] = {}
         self._balances: dict[tuple[str, str], Decimal] = {}  # (venue, currency)
         # Bounded memory for a process that runs for months: closed orders and the trade ids
         # used to drop duplicate fills are kept for a window, oldest forgotten first (the event
@@ -160,7 +162,7 @@ class ShadowState:
         self._on: dict[type, Callable[[Any], None]] = {
             ev.Trade: self._on_trade,
             ev.Quote: self._on_quote,
-            ev.Bar: self._on_bar,
+            ev.Bar: self.apply_bar,
             ev.MarkPrice: self._on_mark_price,
             ev.BookDelta: self._on_book,
             ev.SubmitOrder: self._on_submit,
@@ -206,7 +208,8 @@ class ShadowState:
             self._marks[iid] = (e.bid + e.ask) * 0.5
             self._mark_ts[iid] = e.ts_event
 
-    def _on_bar(self, e: ev.Bar) -> None:
+    def apply_bar(self, e: ev.Bar) -> None:
+        """``apply`` for a bar, for a caller that knows the type (a backtest's hot loop)."""
         iid = e.instrument_id
         if iid not in self._mark_priced:
             self._marks[iid] = e.close
@@ -388,6 +391,7 @@ class ShadowState:
         if book is None:
             book = self._books[key] = _Book()
             self._by_phase.setdefault(phase, []).append((iid, book))
+            self._by_instrument.setdefault(iid, []).append((phase, book))
         return book
 
     def _add(self, venue: str, currency: str, amount: Decimal) -> None:
@@ -462,10 +466,8 @@ class ShadowState:
 
     def phase_quantities(self, instrument_id: str) -> dict[str, Decimal]:
         """Non-flat sub-positions of one instrument by phase."""
-        return {
-            ph: b.quantity for (iid, ph), b in self._books.items()
-            if iid == instrument_id and ph != NET and b.quantity != 0
-        }
+        return {ph: b.quantity for ph, b in self._by_instrument.get(instrument_id, ())
+                if ph != NET and b.quantity != 0}
 
     def open_orders(
         self, phase: str | None = None, instrument_id: str | None = None
@@ -555,9 +557,10 @@ class ShadowState:
         other._orders = copy.deepcopy(self._orders)
         other._open = {cid: other._orders[cid] for cid in self._open}
         other._books = {k: copy.copy(b) for k, b in self._books.items()}
-        other._by_phase = {}
+        other._by_phase, other._by_instrument = {}, {}
         for (iid, ph), b in other._books.items():
             other._by_phase.setdefault(ph, []).append((iid, b))
+            other._by_instrument.setdefault(iid, []).append((ph, b))
         other._balances = dict(self._balances)
         other._trade_ids = set(self._trade_ids)
         other._trade_fifo = deque(self._trade_fifo)
