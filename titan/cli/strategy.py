@@ -28,7 +28,6 @@ def validate(
 
     from titan.backtest.policy import PolicyError, fit_policy
     from titan.backtest.spec import BacktestSpec, SpecError, build
-    from titan.brain.allocator import SIZED
     from titan.cli.backtest import parse_params
     from titan.config import TitanConfig
     from titan.core.errors import TitanError
@@ -49,13 +48,10 @@ def validate(
         module_doc = (__import__("sys").modules[cls.__module__].__doc__ or "").strip()
         if not module_doc:
             problems.append("no docstring: say what the strategy does and why (module or class)")
-    if phase.family not in SIZED:
-        problems.append(f"family {phase.family!r} cannot size orders (expected one of {', '.join(SIZED)})")
-    else:
-        try:
-            fit_policy(TitanConfig(), [phase], [])
-        except PolicyError as e:
-            problems.append(str(e))
+    try:  # advisory families (ai_quant) are valid: they publish regimes and never size
+        fit_policy(TitanConfig(), [phase], [])
+    except PolicyError as e:
+        problems.append(str(e))
     subs = phase.subscriptions()
     if not subs:
         problems.append("no streams: declare `streams` or pass instruments (the phase would receive nothing)")
