@@ -9,7 +9,10 @@ with :meth:`set_time`.
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 from titan.core.clock import SimClock
+from titan.core.events import TimeEvent
 
 NEVER = 1 << 62
 
@@ -28,9 +31,39 @@ class BacktestClock(SimClock):
         super().set_alert(name, at_ns)
         self._refresh()
 
-    def advance_to(self, ts_ns: int):
-        due = super().advance_to(ts_ns)
-        self._refresh()
+    def advance_to(self, ts_ns: int) -> list[TimeEvent]:
+        """``SimClock.advance_to`` and the refresh of ``due`` in one pass (it runs for every
+        timer of a run): the same events, in the same order."""
+        if ts_ns < self._now:
+            self._refresh()
+            return []
+        heap, timers = self._heap, self._timers
+        due: list[TimeEvent] = []
+        while heap and heap[0][0] <= ts_ns:
+            at, seq, name = heappop(heap)
+            timer = timers.get(name)
+            if timer is None or timer.seq != seq:
+                continue  # cancelled or replaced
+            if timer.stop_ns is not None and at > timer.stop_ns:
+                del timers[name]
+                continue
+            self._now = at
+            due.append(TimeEvent(name=name, ts_event=at, ts_init=at))
+            if timer.interval_ns > 0:
+                timer.next_ns = at + timer.interval_ns
+                self._seq = timer.seq = self._seq + 1
+                heappush(heap, (timer.next_ns, timer.seq, name))
+            else:
+                del timers[name]
+        self._now = ts_ns
+        while heap:  # the next live timer; stale entries go
+            at, seq, name = heap[0]
+            timer = timers.get(name)
+            if timer is not None and timer.seq == seq:
+                self.due = at
+                return due
+            heappop(heap)
+        self.due = NEVER
         return due
 
     def set_time(self, ts_ns: int) -> None:

@@ -221,7 +221,7 @@ class BacktestRunner:
         only when the bar's time reaches the next of them.
         """
         kernel, venue, clock = self.kernel, self.venue, self.clock
-        on_bar, venue_market, process = kernel.on_bar, venue.on_market, venue.process
+        on_bar, venue_market, process = kernel.on_bar, venue.on_bar, venue.process
         latency = self.latency_ns
         iid, tf = bars.instrument_id, bars.timeframe
         Bar = ev.Bar

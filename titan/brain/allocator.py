@@ -25,6 +25,7 @@ from titan.core.events import AllocationChanged
 ADVISORY = frozenset({"ai_quant"})
 SIZED = tuple(p for p in PHASE_NAMES if p not in ADVISORY)
 CENT = Decimal("0.01")
+_ONE = object()  # update()'s cache key for "one eligible phase, all the capital"
 
 
 def logistic_ramp(x: float, steepness: float) -> float:
@@ -132,12 +133,11 @@ class Allocator:
         self.shares: dict[str, float] = {p: 0.0 for p in PHASE_NAMES}
         self._published: dict[str, float] = dict(self.shares)
         self._equity = 0.0
-        # update() reuses its shares while the eligible phases' memberships and the inputs are
-        # unchanged (bumping _version is how every input setter says so): the key they were
-        # computed for, and whether they differ materially from the published ones (None: not
-        # known yet)
+        # update() reuses its shares while the eligible phases and their weights are unchanged
+        # (_version: bumped by every switch or regime change): the key they were computed for,
+        # and whether they differ materially from the published ones (None: not known yet)
         self._version = 0
-        self._key: tuple[tuple[float, ...], int] | None = None
+        self._key: tuple[object, int] | None = None
         self._eligible_at = -1
         self._eligible_list: list[tuple[str, Edges]] = []
         self._key_shares: dict[str, float] | None = None
@@ -164,14 +164,16 @@ class Allocator:
         """Scores in [-1, 1] (0 = neutral); see ``titan.brain.correlation``. Scores that moved
         less than ``step`` are kept as they were; True when any changed."""
         changed = False
+        perf = self.performance
         for p, s in scores.items():
-            if p in self.performance:
-                s = max(-1.0, min(1.0, s))
-                if abs(s - self.performance[p]) >= step and s != self.performance[p]:
-                    self.performance[p] = s
-                    changed = True
-        if changed:
-            self._version += 1
+            old = perf.get(p)
+            if old is None:
+                continue
+            if not -1.0 <= s <= 1.0:
+                s = max(-1.0, min(1.0, s))  # (NaN -> 1.0, as min/max have it)
+            if abs(s - old) >= step and s != old:
+                perf[p] = s
+                changed = True
         return changed
 
     # ---- outputs ------------------------------------------------------------------------------
@@ -184,32 +186,31 @@ class Allocator:
 
     def compute(self, equity: float) -> dict[str, float]:
         """The shares at ``equity`` under the current regime, performance and switches."""
-        return self._shares(self._memberships(equity))
+        return self._shares(self._weights(equity))
 
     def _eligible(self) -> list[tuple[str, Edges]]:
         """The phases that may receive capital (enabled and allowed by the regime): the only
-        ones whose membership counts. Kept per version of the inputs."""
+        ones that weigh anything. Kept per version of the switches and the regime."""
         if self._eligible_at != self._version:
             self._eligible_at = self._version
             self._eligible_list = [(p, e) for p, e in self._edges.items()
                                    if self.enabled[p] and self.allowed(p)]
         return self._eligible_list
 
-    def _memberships(self, equity: float) -> tuple[float, ...]:
-        steep = self._steepness
-        return tuple([e.membership(equity, steep) for _, e in self._eligible()])
+    def _weights(self, equity: float) -> tuple[float, ...]:
+        """The eligible phases' weights: membership x performance tilt."""
+        w, steep, perf = self._perf_weight, self._steepness, self.performance
+        return tuple([e.membership(equity, steep) * (1.0 + w * perf[p]) for p, e in self._eligible()])
 
-    def _shares(self, memberships: tuple[float, ...]) -> dict[str, float]:
-        """Shares from the eligible phases' memberships (a phase that may not trade weighs 0
-        whatever its membership)."""
-        w, perf = self._perf_weight, self.performance
-        weights = dict.fromkeys(self._edges, 0.0)
-        for (p, _), m in zip(self._eligible(), memberships, strict=True):
-            weights[p] = m * (1.0 + w * perf[p])
+    def _shares(self, weights: tuple[float, ...]) -> dict[str, float]:
+        """Shares from the eligible phases' weights (a phase that may not trade weighs 0)."""
+        full = dict.fromkeys(self._edges, 0.0)
+        for (p, _), x in zip(self._eligible(), weights, strict=True):
+            full[p] = x
         total = 0.0
-        for x in weights.values():
+        for x in full.values():
             total += x
-        shares = {p: (x / total if total > 0 else 0.0) for p, x in weights.items()}
+        shares = {p: (x / total if total > 0 else 0.0) for p, x in full.items()}
         for p in ADVISORY:
             shares[p] = 0.0
         return shares
@@ -220,11 +221,14 @@ class Allocator:
         stopped receiving capital, or a share moved by at least ``allocation_event_step``),
         or when ``force`` (regime change, phase switched on/off)."""
         self._equity = equity
-        # the shares are a function of the eligible phases' memberships and the inputs' version
-        key = (self._memberships(equity), self._version)
+        weights = self._weights(equity)
+        # the shares are a function of the eligible phases and their weights; one eligible
+        # phase of finite positive weight gets x / x = 1.0 whatever x is
+        key = (_ONE if len(weights) == 1 and 0.0 < weights[0] < math.inf else weights,
+               self._version)
         shares = self.shares
         if key != self._key or shares is not self._key_shares:
-            shares = self.shares = self._key_shares = self._shares(key[0])
+            shares = self.shares = self._key_shares = self._shares(weights)
             self._key = key
             self._moved = None
         moved = self._moved

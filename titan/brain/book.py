@@ -76,6 +76,8 @@ class RiskBook:
         self.mark_of: Callable[[str], float | None] = mark_float or _decimal_mark(view)
         # ShadowState's non-flat sub-positions of one instrument (not in PortfolioView)
         self._phase_quantities = getattr(view, "phase_quantities", None)
+        self._position_keys = getattr(view, "position_keys", None)
+        self._phases = getattr(view, "phases", None)
         self.owner_phase = dict(owner_phase)
         self.owners: set[str] = set(owner_phase) | {EXTERNAL}
         self._sorted_owners: list[tuple[str, str]] = []  # (owner, phase) by owner
@@ -109,9 +111,14 @@ class RiskBook:
         """Rebuild every sum from the view (O(positions + orders)); the cure for drift."""
         view = self.view
         iids: set[str] = set()
-        for pos in view.positions():
-            self.owners.add(pos.phase)
-            iids.add(pos.instrument_id)
+        if self._position_keys is not None:
+            for iid, phase in self._position_keys():
+                self.owners.add(phase)
+                iids.add(iid)
+        else:
+            for pos in view.positions():
+                self.owners.add(pos.phase)
+                iids.add(pos.instrument_id)
         for order in view.open_orders():
             self.owners.add(order.phase)
             iids.add(order.instrument_id)
@@ -126,8 +133,11 @@ class RiskBook:
             self._sorted_owners = [(o, self.phase_of(o)) for o in sorted(self.owners)]
         pnl: dict[str, float] = {}
         phase_pnl = view.phase_pnl
+        # owners without a book (ShadowState.phases) have a PnL of exactly 0
+        booked = set(self._phases()) if self._phases is not None else None
         for owner, ph in self._sorted_owners:
-            pnl[ph] = pnl.get(ph, 0.0) + float(phase_pnl(owner))
+            x = float(phase_pnl(owner)) if booked is None or owner in booked else 0.0
+            pnl[ph] = pnl.get(ph, 0.0) + x
         self.pnl_phase = pnl
 
     def refresh(self, iid: str) -> None:
@@ -213,8 +223,9 @@ class RiskBook:
         go, gp, pnl, op = self.gross_owner, self.gross_phase, self.pnl_phase, self.owner_phase
         for owner, leg in rec.legs.items():
             ph = op.get(owner, owner)  # phase_of, inlined: once per leg per mark
-            if leg.qty:
-                pnl[ph] = pnl.get(ph, 0.0) + leg.qty * d
+            q = leg.qty
+            if q:
+                pnl[ph] = pnl.get(ph, 0.0) + q * d
             x = leg.worst * d
             go[owner] = go.get(owner, 0.0) + x
             gp[ph] = gp.get(ph, 0.0) + x

@@ -371,7 +371,9 @@ class Brain:
         out: list[Message] = []
         if now_ns >= self._next_day_ns:
             self._roll_day(now_ns, out)
-        if eq > dd.peak or eq <= dd.flatten_level or eq <= dd.daily_loss_level:
+        if eq > dd.peak:
+            dd.rebase_peak(eq)  # what _check_equity does at a new high
+        elif eq <= dd.flatten_level or eq <= dd.daily_loss_level:
             self._check_equity(now_ns, out)
         pnl, level, op = book.pnl_phase, dd.next_level, book.owner_phase
         for owner in rec.legs:
@@ -642,8 +644,8 @@ class Brain:
             self._allocate(now_ns, out)
 
     def _budgets(self) -> dict[str, float]:
-        eq = self.book.equity
-        return {p: self.allocator.shares.get(p, 0.0) * eq for p in SIZED}
+        eq, shares = self.book.equity, self.allocator.shares
+        return {p: shares.get(p, 0.0) * eq for p in SIZED}
 
     def _allocate(self, now_ns: int, out: list[Message], reason: str = "", *, force: bool = False) -> None:
         self._alloc_equity = self.book.equity

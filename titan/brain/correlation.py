@@ -69,8 +69,12 @@ class PhaseReturns:
 
     Sums of x, x^2 and x*y over the window are kept as samples enter and leave, so a sample
     costs O(phases^2) however long the window; they are recomputed exactly once per window
-    so rounding cannot accumulate. (Sums are lists indexed like ``phases`` and ``_pairs``:
-    a sample runs on the Brain's timer.)
+    so rounding cannot accumulate.
+
+    A phase whose returns have all been exactly 0 so far (no capital, or never traded) adds
+    exact zeros to every sum, has no correlation (no variance) and scores 0: its sums are
+    left alone until its first non-zero return, which makes the cost O(trading phases^2). A
+    non-finite return (0 x inf is not 0) turns this off for good.
     """
 
     def __init__(self, phases: Sequence[str], window: int, min_samples: int, sample_ns: int) -> None:
@@ -80,11 +84,16 @@ class PhaseReturns:
         self.sample_ns = sample_ns
         k = len(self.phases)
         self._at = {p: i for i, p in enumerate(self.phases)}
-        self._returns: list[deque[float]] = [deque(maxlen=window) for _ in self.phases]
+        self._zeros = (0.0,) * k
+        self._samples: deque[tuple[float, ...]] = deque(maxlen=window)  # one tuple per sample
         self._pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
         self._s = [0.0] * k
         self._ss = [0.0] * k
         self._sxy = [0.0] * len(self._pairs)
+        self._moved = [False] * k  # a non-zero return was seen
+        self._still: list[int] = list(range(k))  # phases without one yet
+        self._live: list[int] = []  # phases whose sums are kept
+        self._live_pairs: list[tuple[int, int, int]] = []  # (pair index, i, j), both live
         self._n = 0
         self._since_exact = 0
         self._last_pnl: list[float] | None = None
@@ -96,7 +105,7 @@ class PhaseReturns:
         last = self._last_pnl
         if last is not None and now_ns - self._last_ns < self.sample_ns:
             return False
-        current = [pnl.get(p, 0.0) for p in self.phases]
+        current = list(map(pnl.get, self.phases, self._zeros))
         if last is not None:
             new = []
             for p, c, b0 in zip(self.phases, current, last, strict=True):
@@ -107,36 +116,63 @@ class PhaseReturns:
         self._last_ns = now_ns
         return True
 
+    def _wake(self, new: list[float]) -> None:
+        """Phases whose first non-zero return this is join the sums (all of them once a
+        return is not finite; a sum of finite returns that overflows counts as one too)."""
+        moved = self._moved
+        every = not math.isfinite(sum(new))
+        for i, x in enumerate(new):
+            if x or every:
+                moved[i] = True
+        self._still = [i for i, m in enumerate(moved) if not m]
+        self._live = [i for i, m in enumerate(moved) if m]
+        self._live_pairs = [(k, i, j) for k, (i, j) in enumerate(self._pairs) if moved[i] and moved[j]]
+
     def _push(self, new: list[float]) -> None:
-        rets, s, ss, sxy = self._returns, self._s, self._ss, self._sxy
+        if self._still:
+            if not math.isfinite(sum(new)):
+                self._wake(new)
+            else:
+                for i in self._still:
+                    if new[i]:
+                        self._wake(new)
+                        break
+        s, ss, sxy = self._s, self._ss, self._sxy
+        live, pairs, samples = self._live, self._live_pairs, self._samples
         if self._n == self.window:  # the oldest sample leaves the window
-            old = [r[0] for r in rets]
-            for i, x in enumerate(old):
+            old = samples[0]
+            for i in live:
+                x = old[i]
                 s[i] -= x
                 ss[i] -= x * x
-            for k, (i, j) in enumerate(self._pairs):
+            for k, i, j in pairs:
                 sxy[k] -= old[i] * old[j]
         else:
             self._n += 1
-        for i, x in enumerate(new):
-            rets[i].append(x)
+        samples.append(tuple(new))
+        for i in live:
+            x = new[i]
             s[i] += x
             ss[i] += x * x
-        for k, (i, j) in enumerate(self._pairs):
+        for k, i, j in pairs:
             sxy[k] += new[i] * new[j]
         self._since_exact += 1
         if self._since_exact >= self.window:
             self._exact()
-        self._correlate()
+        if pairs:
+            self._correlate()
+        elif self.correlations:
+            self.correlations = {}
 
     def _exact(self) -> None:
         self._since_exact = 0
-        rets = self._returns
-        for i, r in enumerate(rets):
+        samples = self._samples
+        for i in self._live:
+            r = [x[i] for x in samples]
             self._s[i] = math.fsum(r)
             self._ss[i] = math.fsum(x * x for x in r)
-        for k, (i, j) in enumerate(self._pairs):
-            self._sxy[k] = math.fsum(x * y for x, y in zip(rets[i], rets[j], strict=True))
+        for k, i, j in self._live_pairs:
+            self._sxy[k] = math.fsum(x[i] * x[j] for x in samples)
 
     def _correlate(self) -> None:
         self.correlations = out = {}
@@ -144,7 +180,7 @@ class PhaseReturns:
         if n < self.min_samples:
             return
         phases, s, ss, sxy = self.phases, self._s, self._ss, self._sxy
-        for k, (i, j) in enumerate(self._pairs):
+        for k, i, j in self._live_pairs:  # a pair with a phase still at zero has no variance
             c = _corr(n, s[i], s[j], ss[i], ss[j], sxy[k])
             if c is not None:
                 p, q = phases[i], phases[j]
@@ -159,10 +195,13 @@ class PhaseReturns:
         return [(q, c) for (p, q), c in self.correlations.items() if p == phase and c > limit]
 
     def scores(self) -> dict[str, float]:
-        if self._n < self.min_samples:
-            return dict.fromkeys(self.phases, 0.0)
-        n, s, ss = self._n, self._s, self._ss
-        return {p: _score(n, s[i], ss[i]) for i, p in enumerate(self.phases)}
+        out = dict.fromkeys(self.phases, 0.0)  # a phase still at zero scores 0
+        if self._n >= self.min_samples:
+            n, s, ss, phases = self._n, self._s, self._ss, self.phases
+            for i in self._live:
+                out[phases[i]] = _score(n, s[i], ss[i])
+        return out
 
     def returns(self, phase: str) -> list[float]:
-        return list(self._returns[self._at[phase]])
+        i = self._at[phase]
+        return [x[i] for x in self._samples]

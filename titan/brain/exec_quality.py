@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 
 OK, REDUCE, HALT = 0, 1, 2
+_QUIET, _REDUCED, _HALTED = (OK, ""), (REDUCE, ""), (HALT, "")
 
 
 class _Rolling:
@@ -22,9 +23,10 @@ class _Rolling:
         self.total = 0.0
 
     def add(self, x: float) -> None:
-        if len(self.values) == self.values.maxlen:
-            self.total -= self.values[0]
-        self.values.append(x)
+        values = self.values
+        if len(values) == values.maxlen:
+            self.total -= values[0]
+        values.append(x)
         self.total += x
 
     @property
@@ -53,14 +55,55 @@ class VenueQuality:
         self._slip: dict[str, _Rolling] = {}
         self._lat: dict[str, _Rolling] = {}
         self.levels: dict[str, tuple[int, str]] = {}  # venue -> (level, reason); absent = OK
+        self._parts: dict[str, list[tuple[int, str]]] = {}  # venue -> [slippage's, latency's]
 
     def record_slippage(self, venue: str, bps: float) -> None:
-        self._series(self._slip, venue).add(bps)
-        self._update(venue)
+        r = self._slip.get(venue)
+        if r is None:
+            r = self._series(self._slip, venue)
+        r.add(bps)
+        part = self._part(r, self.max_slippage_bps)
+        if part[0]:
+            part = (part[0], f"{venue}: rolling slippage {r.total / len(r.values):.1f} bps > "
+                             f"{self.max_slippage_bps:g}")
+        self._combine(venue, part, 0)
 
     def record_latency(self, venue: str, ms: float) -> None:
-        self._series(self._lat, venue).add(ms)
-        self._update(venue)
+        r = self._lat.get(venue)
+        if r is None:
+            r = self._series(self._lat, venue)
+        r.add(ms)
+        part = self._part(r, self.max_ack_latency_ms)
+        if part[0]:
+            part = (part[0], f"{venue}: rolling ack latency {r.total / len(r.values):.0f} ms > "
+                             f"{self.max_ack_latency_ms:g}")
+        self._combine(venue, part, 1)
+
+    def _part(self, r: _Rolling, limit: float) -> tuple[int, str]:
+        """The level one series implies (``quality_level`` of its mean, inlined)."""
+        n = len(r.values)
+        if n < self.min_samples:
+            return _QUIET
+        mean = r.total / n
+        if mean > limit * self.halt_factor:
+            return _HALTED
+        return _REDUCED if mean > limit else _QUIET
+
+    def _combine(self, venue: str, part: tuple[int, str], which: int) -> None:
+        """The venue's level: the worse of its two series' (slippage first on a tie). Only the
+        series just recorded can have moved, so the other one's part is kept."""
+        parts = self._parts.get(venue)
+        if parts is None:
+            parts = self._parts[venue] = [_QUIET, _QUIET]
+        parts[which] = part
+        worst = parts[0]
+        if parts[1][0] > worst[0]:
+            worst = parts[1]
+        if worst[0] == OK:
+            if self.levels:
+                self.levels.pop(venue, None)
+        else:
+            self.levels[venue] = worst
 
     def level(self, venue: str) -> tuple[int, str]:
         return self.levels.get(venue, (OK, ""))
@@ -75,22 +118,3 @@ class VenueQuality:
         if r is None:
             r = table[venue] = _Rolling(self.window)
         return r
-
-    def _update(self, venue: str) -> None:
-        worst, reason = OK, ""
-        s = self._slip.get(venue)
-        if s is not None and len(s.values) >= self.min_samples:
-            lvl = quality_level(s.mean, self.max_slippage_bps, self.halt_factor)
-            if lvl > worst:
-                worst = lvl
-                reason = f"{venue}: rolling slippage {s.mean:.1f} bps > {self.max_slippage_bps:g}"
-        lat = self._lat.get(venue)
-        if lat is not None and len(lat.values) >= self.min_samples:
-            lvl = quality_level(lat.mean, self.max_ack_latency_ms, self.halt_factor)
-            if lvl > worst:
-                worst = lvl
-                reason = f"{venue}: rolling ack latency {lat.mean:.0f} ms > {self.max_ack_latency_ms:g}"
-        if worst == OK:
-            self.levels.pop(venue, None)
-        else:
-            self.levels[venue] = (worst, reason)

@@ -154,7 +154,8 @@ class Order:
     def apply(self, event: ev.OrderEvent) -> bool:
         """Fold one order event. Returns False for a duplicate fill (same trade id), which is
         ignored; raises ``IllegalTransition`` for an event the current status cannot take."""
-        if isinstance(event, ev.OrderFilled):
+        cls = event.__class__
+        if cls is _FILLED or (cls not in _TRIGGER_OF and isinstance(event, ev.OrderFilled)):
             if event.trade_id and event.trade_id in self.trade_ids:
                 return False
             new_filled = self.filled_qty + event.last_qty
@@ -164,7 +165,7 @@ class Order:
                     f"{self.filled_qty}/{self.quantity}"
                 )
             trigger = Trigger.FILL_FULL if new_filled == self.quantity else Trigger.FILL_PARTIAL
-            status = transition(self.status, trigger)
+            status = TRANSITIONS.get((self.status, trigger)) or transition(self.status, trigger)
             self.avg_price = (
                 self.avg_price * self.filled_qty + event.last_price * event.last_qty
             ) / new_filled
@@ -174,7 +175,7 @@ class Order:
                 self.trade_ids.add(event.trade_id)
             if event.venue_order_id and not self.venue_order_id:
                 self.venue_order_id = event.venue_order_id
-        elif isinstance(event, ev.OrderCancelRejected):
+        elif cls is not _ACCEPTED and isinstance(event, ev.OrderCancelRejected):
             if self.status is not OrderStatus.PENDING_CANCEL:
                 # Canceling an order that already closed is the idempotent-cancel answer, and a
                 # cancel we never tracked as pending changes nothing: both are benign no-ops.
@@ -182,8 +183,8 @@ class Order:
             status = self._working_status()
         else:
             trigger = _TRIGGER_OF[type(event)]
-            status = transition(self.status, trigger)
-            if isinstance(event, ev.OrderAccepted) and event.venue_order_id:
+            status = TRANSITIONS.get((self.status, trigger)) or transition(self.status, trigger)
+            if cls is _ACCEPTED and event.venue_order_id:
                 self.venue_order_id = event.venue_order_id
         if status is not self.status:
             self.history.append(status)
@@ -211,3 +212,5 @@ _TRIGGER_OF: dict[type, Trigger] = {
     ev.OrderCanceled: Trigger.CANCEL,
     ev.OrderExpired: Trigger.EXPIRE,
 }
+
+_FILLED, _ACCEPTED = ev.OrderFilled, ev.OrderAccepted

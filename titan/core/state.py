@@ -43,10 +43,11 @@ from titan.core.instruments import (
     InstrumentRegistry,
     split_instrument_id,
 )
-from titan.core.orders import Order, OrderStatus, Trigger
+from titan.core.orders import TERMINAL, Order, OrderStatus, Trigger
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+_BUY = ev.Side.BUY
 EXTERNAL_PHASE = "external"  # owner of positions and orders Titan did not originate
 NET = ""  # the phase key of an instrument's net position
 
@@ -264,7 +265,9 @@ class ShadowState:
             order.request_cancel()
 
     def _on_order_event(self, e: ev.OrderEvent) -> None:
-        self._stamp(e.ts_event)
+        self.events_applied += 1  # _stamp, inlined (every execution event comes here)
+        if e.ts_event > self.ts_last:
+            self.ts_last = e.ts_event
         order = self._orders.get(e.client_order_id)
         if order is None:
             self._anomaly(f"{e.client_order_id}: {type(e).__name__} for an unknown order")
@@ -276,7 +279,7 @@ class ShadowState:
             order.apply(e)
         except IllegalTransition as exc:
             self._anomaly(str(exc))
-        if order.status.is_terminal and self._open.pop(order.client_order_id, None) is not None:
+        if order.status in TERMINAL and self._open.pop(order.client_order_id, None) is not None:
             self._closed.append(order.client_order_id)
             if len(self._closed) > self._max_closed:
                 self._orders.pop(self._closed.popleft(), None)
@@ -302,7 +305,9 @@ class ShadowState:
     # ---- money ------------------------------------------------------------------------------
 
     def _on_fill(self, e: ev.OrderFilled) -> None:
-        self._stamp(e.ts_event)
+        self.events_applied += 1  # _stamp, inlined
+        if e.ts_event > self.ts_last:
+            self.ts_last = e.ts_event
         if e.trade_id:
             key = (e.instrument_id, e.trade_id)
             if key in self._trade_ids:
@@ -319,7 +324,7 @@ class ShadowState:
             phase = order.phase
             self._fold(order, e)
         inst = self.instrument(e.instrument_id)
-        signed = e.last_qty if e.side is ev.Side.BUY else -e.last_qty
+        signed = e.last_qty if e.side is _BUY else -e.last_qty
         mult = inst.contract_size
         venue = inst.venue
         sub = self._book(e.instrument_id, phase)
@@ -458,6 +463,13 @@ class ShadowState:
             if ph != NET and book.quantity != 0 and (phase is None or ph == phase):
                 yield book.view(iid, ph)
 
+    def position_keys(self) -> Iterator[tuple[str, str]]:
+        """``(instrument_id, phase)`` of every non-flat sub-position: ``positions()`` without
+        building the copies (the Brain's resync only needs the keys)."""
+        for (iid, ph), book in self._books.items():
+            if ph != NET and book.quantity != 0:
+                yield iid, ph
+
     def net_positions(self, venue: str | None = None) -> Iterator[Position]:
         """Non-flat net positions per instrument (what the venue holds)."""
         for (iid, ph), book in self._books.items():
@@ -507,6 +519,10 @@ class ShadowState:
                 self._unrealized(iid, book) if book.quantity != 0 else ZERO)
             total += pnl * self._rate(self.instrument(iid).settle_currency)
         return total
+
+    def phases(self) -> list[str]:
+        """Every phase with a book (a position now or before); ``phase_pnl`` of any other is 0."""
+        return [ph for ph in self._by_phase if ph != NET]
 
     def equity(self) -> Decimal:
         total = ZERO

@@ -235,6 +235,12 @@ class SimVenue:
             return
         self._on_data(evt)
 
+    def on_bar(self, bar: ev.Bar) -> None:
+        """``on_market`` for a bar (a runner that knows the type skips the dispatch)."""
+        self._last[bar.instrument_id] = bar
+        if self._watch:
+            self._on_bar(bar)
+
     def process(self, ts: int) -> None:
         """Let queued commands whose latency has elapsed by ``ts`` take effect."""
         if self._queue:
