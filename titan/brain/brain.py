@@ -528,8 +528,13 @@ class Brain:
 
     def on_timer(self, now_ns: int) -> list[Message]:
         out: list[Message] = []
-        self._prepare(now_ns, out)
         book = self.book
+        # _prepare, inlined (the timer runs every few bars of a backtest)
+        if now_ns >= self._next_day_ns:
+            self._roll_day(now_ns, out)
+        last = self._alloc_equity
+        if not (abs(book.equity - last) <= 0.005 * abs(last)):
+            self._allocate(now_ns, out)
         if now_ns >= self._next_resync:
             self._next_resync = now_ns + self._resync_ns
             book.resync()
@@ -550,7 +555,10 @@ class Brain:
                 m = mark(iid)
                 if m is not None:
                     sample(iid, m, now_ns)
-            self._check_tails(now_ns, out)
+            if book.tracked or self.elevated:
+                self._check_tails(now_ns, out)
+            elif self._breaker.state is BreakerState.DEFENSIVE:  # nothing held, nothing elevated
+                self._sync_breaker(now_ns, out)
         pnl, level = book.pnl_phase, self.drawdown.next_level
         for p in SIZED:
             if pnl.get(p, 0.0) <= level[p]:
