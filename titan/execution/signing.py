@@ -23,7 +23,7 @@ Per venue (implicit API method -> request):
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -31,11 +31,26 @@ from urllib.parse import quote
 
 import orjson
 
-try:  # the C HMAC object: .copy() of a keyed state is ~2x faster than hmac.HMAC's
-    from _hashlib import hmac_new as _hmac_new
-except ImportError:  # pragma: no cover - CPython without OpenSSL
-    def _hmac_new(key: bytes, digestmod: str) -> Any:
-        return hmac.new(key, digestmod=digestmod)
+
+class Mac:
+    """HMAC-SHA256 (RFC 2104) with its two keyed SHA-256 states computed once: a message then
+    costs two state copies and two short hashes - half of what copying an ``hmac`` object costs
+    with OpenSSL 3 (its context copy and free dominate)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, secret: bytes) -> None:
+        key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 class SignedRequest:
@@ -59,6 +74,7 @@ Signer = Callable[[dict[str, Any]], "SignedRequest | None"]
 # Characters urllib's quote(safe="") leaves alone: the rest must be escaped like ccxt does.
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 _match = _UNRESERVED.fullmatch
+_PLAIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-=&"
 
 
 def _form_value(v: Any) -> str:
@@ -74,19 +90,24 @@ def _form_value(v: Any) -> str:
 def form(params: dict[str, Any]) -> str:
     """``k=v&k=v`` exactly as ccxt's ``Exchange.urlencode`` (keys in insertion order).
 
-    Titan's requests are plain text (ids, symbols, decimals as strings): one check of all keys
-    and values at once usually shows that nothing needs escaping."""
+    Titan's requests are plain text (ids, symbols, decimals as strings): joined as they are,
+    one byte-table pass shows nothing needed escaping (every ``=``/``&`` is a separator)."""
     try:
-        plain = _match("".join(params) + "".join(params.values())) is not None
+        s = "&".join([k + "=" + v for k, v in params.items()])
     except TypeError:  # a boolean or a number among the values
-        plain = False
-    if plain:
-        return "&".join([k + "=" + v for k, v in params.items()])
+        return _escaped(params)
+    n = len(params)
+    if not s.encode().translate(None, _PLAIN) and s.count("=") == n and s.count("&") == n - 1:
+        return s
+    return _escaped(params)
+
+
+def _escaped(params: dict[str, Any]) -> str:
     return "&".join([(k if _match(k) else quote(k, safe="")) + "=" + _form_value(v) for k, v in params.items()])
 
 
-def _keyed(secret: str) -> Any:
-    return _hmac_new(secret.encode(), digestmod="sha256")
+def _keyed(secret: str) -> Mac:
+    return Mac(secret.encode())
 
 
 def _binance(ex: Any, api_name: str, path: str) -> Signer | None:
@@ -108,10 +129,8 @@ def _binance(ex: Any, api_name: str, path: str) -> Signer | None:
         recv = safe_integer(options, "recvWindow")
         if recv is not None:
             query += "&recvWindow=" + str(recv)
-        m = mac.copy()
-        m.update(query.encode())
         return SignedRequest(post, "POST", {"X-MBX-APIKEY": key, "Content-Type": "application/x-www-form-urlencoded"},
-                             query + "&signature=" + m.hexdigest())
+                             query + "&signature=" + mac.hexdigest(query.encode()))
 
     return sign
 
@@ -131,12 +150,11 @@ def _bybit(ex: Any, api_name: str, path: str) -> Signer | None:
         ts = str(nonce())
         recv = str(options["recvWindow"])
         body = dumps(params).decode()
-        m = mac.copy()
-        m.update((ts + key + recv + body).encode())
         broker = ex.safe_string(options, "brokerId", "CCXT")
         return SignedRequest(url, "POST", {
             "Content-Type": "application/json", "X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": ts,
-            "X-BAPI-RECV-WINDOW": recv, "X-BAPI-SIGN": m.hexdigest(), "Referer": broker,
+            "X-BAPI-RECV-WINDOW": recv, "X-BAPI-SIGN": mac.hexdigest((ts + key + recv + body).encode()),
+            "Referer": broker,
         }, body)
 
     return sign
@@ -157,9 +175,7 @@ def _mexc(ex: Any, api_name: str, path: str) -> Signer | None:
             return None
         query = (form(params) + "&" if params else "") + "timestamp=" + str(nonce()) + \
             "&recvWindow=" + str(safe_integer(options, "recvWindow", 5000))
-        m = mac.copy()
-        m.update(query.encode())
-        return SignedRequest(url + "?" + query + "&signature=" + m.hexdigest(), "POST", {
+        return SignedRequest(url + "?" + query + "&signature=" + mac.hexdigest(query.encode()), "POST", {
             "X-MEXC-APIKEY": key, "source": safe_string(options, "broker", "CCXT"),
             "Content-Type": "application/json"}, None)
 

@@ -142,3 +142,14 @@ def test_the_client_signs_its_creates_itself_on_every_venue(venue):
     assert route.signed(ex, params).as_dict() == ccxt_sign(venue, params)
     declined = {**params, "recvWindow": 1000}  # Titan's signer declines: ccxt's sign() is used
     assert route.signed(ex, declined).as_dict() == ccxt_sign(venue, declined)
+
+
+@given(st.binary(max_size=200), st.binary(max_size=600))
+def test_mac_is_hmac_sha256(secret, message):
+    """Titan's precomputed-state HMAC against the standard library's, keys longer than a block too."""
+    import hashlib
+    import hmac
+
+    from titan.execution.signing import Mac
+
+    assert Mac(secret).hexdigest(message) == hmac.new(secret, message, hashlib.sha256).hexdigest()
