@@ -26,6 +26,10 @@ from titan.execution.venues import VenueProfile
 
 _STOPS = (ev.OrderType.STOP_MARKET, ev.OrderType.STOP_LIMIT)
 _PRICED = (ev.OrderType.LIMIT, ev.OrderType.STOP_LIMIT)
+# enum spellings looked up, not derived per order (an Enum's .value is a descriptor call)
+_UPPER_SIDE = {s: s.value.upper() for s in ev.Side}
+_BYBIT_SIDE = {ev.Side.BUY: "Buy", ev.Side.SELL: "Sell"}
+_UPPER_TIF = {t: t.value.upper() for t in ev.TimeInForce}
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,13 @@ def _bybit(cmd: ev.SubmitOrder, inst: Instrument, market_id: str) -> VenueReques
     market = cmd.order_type in (ev.OrderType.MARKET, ev.OrderType.STOP_MARKET)
     p: dict[str, Any] = {
         "category": "spot" if inst.is_spot else "linear", "symbol": market_id,
-        "side": "Buy" if cmd.side is ev.Side.BUY else "Sell", "orderType": "Market" if market else "Limit",
+        "side": _BYBIT_SIDE[cmd.side], "orderType": "Market" if market else "Limit",
         "qty": _text(cmd.quantity), "orderLinkId": cmd.client_order_id,
     }
     if not market:
         assert cmd.price is not None
         p["price"] = _text(cmd.price)
-        p["timeInForce"] = "PostOnly" if cmd.post_only else cmd.time_in_force.value.upper()
+        p["timeInForce"] = "PostOnly" if cmd.post_only else _UPPER_TIF[cmd.time_in_force]
     if inst.is_spot and market:
         p["marketUnit"] = "baseCoin"  # quantity in base units, both sides
     if cmd.reduce_only and not inst.is_spot:
@@ -104,12 +108,12 @@ def _binance_type(cmd: ev.SubmitOrder, inst: Instrument) -> str:
 
 def _binance(cmd: ev.SubmitOrder, inst: Instrument, market_id: str) -> VenueRequest:
     otype = _binance_type(cmd, inst)
-    p: dict[str, Any] = {"symbol": market_id, "side": cmd.side.value.upper(), "type": otype,
+    p: dict[str, Any] = {"symbol": market_id, "side": _UPPER_SIDE[cmd.side], "type": otype,
                          "quantity": _text(cmd.quantity), "newClientOrderId": cmd.client_order_id}
     if cmd.price is not None and cmd.order_type in _PRICED:
         p["price"] = _text(cmd.price)
     if otype in ("LIMIT", "STOP_LOSS_LIMIT"):
-        p["timeInForce"] = "GTX" if cmd.post_only else cmd.time_in_force.value.upper()
+        p["timeInForce"] = "GTX" if cmd.post_only else _UPPER_TIF[cmd.time_in_force]
     if cmd.trigger_price is not None and cmd.order_type in _STOPS:
         p["stopPrice"] = _text(cmd.trigger_price)
     if inst.is_spot:
@@ -131,7 +135,7 @@ def _mexc(cmd: ev.SubmitOrder, inst: Instrument, market_id: str) -> VenueRequest
         otype = "LIMIT_MAKER"
     else:
         otype = _MEXC_TIF.get(cmd.time_in_force, "LIMIT")
-    p: dict[str, Any] = {"symbol": market_id, "side": cmd.side.value.upper(), "type": otype,
+    p: dict[str, Any] = {"symbol": market_id, "side": _UPPER_SIDE[cmd.side], "type": otype,
                          "quantity": _text(cmd.quantity)}
     if cmd.price is not None and cmd.order_type is ev.OrderType.LIMIT:
         p["price"] = _text(cmd.price)
