@@ -81,7 +81,6 @@ class RiskBook:
         self.owner_phase = dict(owner_phase)
         self.owners: set[str] = set(owner_phase) | {EXTERNAL}
         self._sorted_owners: list[tuple[str, str]] = []  # (owner, phase) by owner
-        self._units: dict[str, tuple[object, float]] = {}  # iid -> (instrument, contract size)
         self.tracked: dict[str, Tracked] = {}
         self.equity = 0.0
         self.gross_total = 0.0
@@ -100,12 +99,7 @@ class RiskBook:
 
     def _unit(self, iid: str) -> float:
         inst = self.instruments.get(iid)
-        if inst is None:
-            return 1.0
-        cached = self._units.get(iid)
-        if cached is None or cached[0] is not inst:
-            cached = self._units[iid] = (inst, float(inst.contract_size))
-        return cached[1]
+        return float(inst.contract_size) if inst is not None else 1.0
 
     def resync(self) -> None:
         """Rebuild every sum from the view (O(positions + orders)); the cure for drift."""

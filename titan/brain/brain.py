@@ -413,7 +413,11 @@ class Brain:
         if handler is None:
             return []
         out: list[Message] = []
-        self._prepare(now_ns, out)
+        if now_ns >= self._next_day_ns:  # _prepare, inlined: every execution event comes here
+            self._roll_day(now_ns, out)
+        last = self._alloc_equity
+        if not (abs(self.book.equity - last) <= 0.005 * abs(last)):
+            self._allocate(now_ns, out)
         handler(event, now_ns, out)
         return _ordered(out) if len(out) > 1 else out
 

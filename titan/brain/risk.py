@@ -158,6 +158,7 @@ class RiskGate:
         self.total_leverage = b.max_total_leverage
         self.correlation_limit = b.correlation_limit
         self.phase_leverage = {p: config.phase_limits(p).leverage for p in self.allocator.enabled}
+        self._rounded: dict[str, tuple[Instrument, dict[Decimal, Decimal]]] = {}
 
     # ---- the gate -----------------------------------------------------------------------------
 
@@ -345,10 +346,25 @@ class RiskGate:
                                   detail=f"clipped {want:g} -> {limit:g}: {detail}"))
         return limit
 
+    def _round_qty(self, inst: Instrument, qty: Decimal) -> Decimal:
+        """``inst.round_qty``, remembered per instrument (strategies repeat their sizes; the
+        result depends on the value and the lot only)."""
+        cached = self._rounded.get(inst.symbol)
+        if cached is None or cached[0] is not inst:
+            cached = self._rounded[inst.symbol] = (inst, {})
+        table = cached[1]
+        q = table.get(qty)
+        if q is None:
+            q = inst.round_qty(qty)
+            if len(table) >= 1024:
+                table.clear()
+            table[qty] = q
+        return q
+
     def _finish(self, v: Verdict, inst: Instrument, x: float, qty: float, buy: bool) -> Verdict:
         intent = v.intent
         # Unchanged: the intent's own Decimal; clipped: the float's exact value, floored.
-        q = inst.round_qty(intent.quantity if x == qty else Decimal(repr(x)))
+        q = self._round_qty(inst, intent.quantity if x == qty else Decimal(repr(x)))
         side = intent.side
         price = inst.round_price(intent.price, side) if intent.price is not None else None
         trigger = (inst.round_price(intent.trigger_price, side)

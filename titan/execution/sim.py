@@ -79,6 +79,7 @@ _KIND = {
     ev.OrderType.STOP_MARKET: _m.STOP_MARKET, ev.OrderType.STOP_LIMIT: _m.STOP_LIMIT,
 }
 _E = ev.ErrorKind
+_SIGN = {ev.Side.BUY: 1, ev.Side.SELL: -1}  # Side.sign without the property call
 
 
 class FillModel(str, Enum):
@@ -135,7 +136,7 @@ class _Order:
         self.filled = 0
         self.price_ticks = price_ticks
         self.side = cmd.side
-        self.sign = cmd.side.sign
+        self.sign = _SIGN[cmd.side]
         self.est_price = est_price  # the price funds/margin are held at
         self.hold = ZERO  # what it holds now (see SimVenue._hold)
         self.ts = ts
@@ -438,7 +439,7 @@ class SimVenue:
         has_ref = self._sync_ref(m)
         core = m.core
         bid, ask = (core.ref_bid(), core.ref_ask()) if has_ref else (-1, -1)
-        sign = cmd.side.sign
+        sign = _SIGN[cmd.side]
         price_ticks = _ticks(cmd.price, m.tick) if cmd.price is not None else 0
         kind = _KIND[cmd.order_type]
         if kind == _m.MARKET:
@@ -606,7 +607,8 @@ class SimVenue:
         self._open.pop(cid, None)
         self._by_handle.pop(o.handle, None)
         self._closed.add(cid)
-        self._hold(o)
+        if o.hold:  # closed: it holds nothing from now on
+            self._hold(o)
 
     # ---- helpers -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from titan.core import events as ev
-from titan.core.instruments import Instrument
+from titan.core.instruments import Instrument, InstrumentKind
 
 ZERO = Decimal(0)
 _PRICED = (ev.OrderType.LIMIT, ev.OrderType.STOP_LIMIT)
@@ -55,15 +55,17 @@ def hold(inst: Instrument, side: ev.Side, qty: Decimal, price: Decimal, fee_rate
 
     ``position`` (derivatives) lets the part of an order that reduces the position go free.
     """
-    base_qty = qty * inst.contract_size
-    if inst.is_spot:
+    if inst.kind is InstrumentKind.SPOT:
+        base_qty = qty * inst.contract_size
         if side is ev.Side.BUY:
             return inst.quote, base_qty * price * (1 + max(fee_rate, ZERO))
         return inst.base, base_qty
-    ccy = inst.settle_currency
+    ccy = inst.settle or inst.quote
     if reduce_only:
         return ccy, ZERO
-    grows = qty if position * side.sign >= 0 else max(ZERO, qty - abs(position))
+    # position x side.sign >= 0: the order does not reduce the position
+    grows = qty if ((position >= 0) if side is ev.Side.BUY else (position <= 0)) else \
+        max(ZERO, qty - abs(position))
     return ccy, grows * inst.contract_size * price / leverage
 
 
