@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -117,10 +117,8 @@ class CcxtExecutionClient:
         self._emit(ev.AlertRaised(severity=severity, title=f"{self.venue}: {title}", detail=detail,
                                   ts_event=now, ts_init=now))
 
-    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task:
-        task = asyncio.ensure_future(coro)
-        if name:
-            task.set_name(f"{self.venue}:{name}")
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.venue}:{name}" if name else None)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
