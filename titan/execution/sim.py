@@ -257,6 +257,22 @@ class SimVenue:
     def cancel_all(self, cmd: ev.CancelAllOrders) -> None:
         self._queue.append((self._clock.now_ns() + self.latency_ns, cmd))
 
+    def resume_ids(self, next_order_seq: int, next_trade_seq: int) -> None:
+        """Continue the numbering of venue order ids (``<venue>-<n>``) and trade ids
+        (``<venue>-t<n>``) at these numbers, for a session resumed on an event log: the state
+        drops a fill whose trade id it has booked before, so ids must never repeat across
+        restarts. Numbers already past these are kept (the counters never go back)."""
+        for name, value in (("next_order_seq", next_order_seq), ("next_trade_seq", next_trade_seq)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        self._seq = max(self._seq, next_order_seq - 1)
+        self._trade_seq = max(self._trade_seq, next_trade_seq - 1)
+
+    @property
+    def next_ids(self) -> tuple[int, int]:
+        """(next order number, next trade number): what ``resume_ids`` would continue from."""
+        return self._seq + 1, self._trade_seq + 1
+
     def set_leverage(self, iid: str, leverage: Decimal | float | int) -> None:
         self._market(iid).leverage = _amount("leverage", leverage, positive=True)
 

@@ -411,3 +411,44 @@ def test_no_sink_is_an_error_not_silence():
 
 def test_perpetual_kind_is_what_the_test_instrument_says():
     assert PERP.kind is InstrumentKind.PERPETUAL and SPOT.is_spot
+
+
+# ---- numbering across restarts ----------------------------------------------------------------
+
+
+def test_resumed_venue_continues_the_order_and_trade_numbering():
+    from titan.core.state import ShadowState
+
+    state = ShadowState()
+    state.apply(ev.BalanceSet(venue=PERP.venue, currency="USDT", total=D(100_000), ts_event=0, ts_init=0))
+
+    def session(cid: str, resume: tuple[int, int] | None):
+        loop = perp_loop()
+        if resume is not None:
+            loop.venue.resume_ids(*resume)
+        cmd = order(cid, BUY, "0.01")
+        state.apply(cmd)
+        out = run(loop, [bar(1, 100, 101, 99, 100)], at(1, cmd))
+        for e in out:
+            state.apply(e)
+        return loop.venue, [e for e in out if isinstance(e, (ev.OrderAccepted, ev.OrderFilled))]
+
+    first, events = session("a", None)
+    assert [getattr(e, "trade_id", e.venue_order_id) for e in events] == [f"{PERP.venue}-1", f"{PERP.venue}-t1"]
+    second, events = session("b", first.next_ids)
+    assert [getattr(e, "trade_id", e.venue_order_id) for e in events] == [f"{PERP.venue}-2", f"{PERP.venue}-t2"]
+    assert state.position_qty(PERP.id) == D("0.02")  # the second fill was not taken for a duplicate
+    _, events = session("c", None)  # without resuming, the ids repeat and the state drops the fill
+    assert events[-1].trade_id == f"{PERP.venue}-t1" and state.position_qty(PERP.id) == D("0.02")
+
+
+def test_resume_ids_never_goes_back_and_rejects_bad_numbers():
+    venue = perp_loop().venue
+    venue.resume_ids(10, 7)
+    venue.resume_ids(3, 3)
+    assert venue.next_ids == (10, 7)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="next_order_seq: expected an integer >= 1"):
+            venue.resume_ids(bad, 1)
+    with pytest.raises(ValueError, match="next_trade_seq"):
+        venue.resume_ids(1, 0)
