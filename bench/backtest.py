@@ -19,7 +19,10 @@ Measured in the same process:
 - a breakdown in ns per bar of CPU time (the machine may be shared): building the ``Bar``s, the
   whole loop with a phase that ignores every bar (kernel, state, Brain marks and timer, venue,
   clock), the strategy's own ``on_bar``, and the rest: orders (decision, venue, fill, state,
-  journal) and holding positions (the Brain's per-mark risk sums), also given per order.
+  journal) and holding positions (the Brain's per-mark risk sums), also given per order. Two
+  more runs (ignore and ema_cross) time ``Brain.on_timer`` and ``Brain.on_market`` around each
+  call (wall clock), which splits the rest into the timer's extra work while holding, the marks
+  of held positions, and the orders alone.
 
 Prints one JSON line. Goal: >= 1,000,000 bars/s through the kernel (for scale: NautilusTrader
 ~21,000 bars/s and backtesting.py ~100,000 on this kind of machine, on this workload).
@@ -186,6 +189,35 @@ def strategy_alone(bars: list) -> None:
         on_bar(b)
 
 
+def brain_calls(series: BarSeries, phase: Phase) -> tuple[float, float]:
+    """(seconds in Brain.on_timer, seconds in Brain.on_market) over one run of ``phase``."""
+    from titan.brain.brain import Brain
+
+    spent = {"on_timer": 0, "on_market": 0}
+    originals = {name: getattr(Brain, name) for name in spent}
+    clock = time.perf_counter_ns
+
+    def timed(name):
+        fn = originals[name]
+
+        def call(self, *args):
+            t = clock()
+            try:
+                return fn(self, *args)
+            finally:
+                spent[name] += clock() - t
+        return call
+
+    try:
+        for name in spent:
+            setattr(Brain, name, timed(name))
+        kernel_run(series, phase)
+    finally:
+        for name, fn in originals.items():
+            setattr(Brain, name, fn)
+    return spent["on_timer"] / 1e9, spent["on_market"] / 1e9
+
+
 def main() -> None:
     logging.disable(logging.CRITICAL)
     count = int(sys.argv[1]) if len(sys.argv) > 1 else BARS  # a smaller run for a quick look
@@ -218,6 +250,9 @@ def main() -> None:
     t_loop = ignore.cpu_s
     orders = len(result.fills)
     per_order = (result.cpu_s - t_loop - t_strategy) / orders if orders else 0.0
+    timer_flat, _ = brain_calls(series, Ignore(instruments=[IID]))
+    timer, marks = brain_calls(series, instantiate("strategies/ema_cross.py", {}, instruments=[IID]))
+    alone = (result.cpu_s - t_loop - t_strategy - marks - max(0.0, timer - timer_flat)) / orders if orders else 0.0
     print(json.dumps({
         "bench": "backtest", "bars": n, "data": source, "strategy": f"ema_cross fast={FAST} slow={SLOW} qty=1",
         "fill": "bar_close", "fees": 0, "trades": len(k_trades), "orders": orders, "agree": agree,
@@ -232,6 +267,10 @@ def main() -> None:
             "strategy_on_bar_ns_per_bar": round(t_strategy / n * 1e9),
             "orders_and_positions_ns_per_bar": round(per_order * orders / n * 1e9),
             "orders_and_positions_us_per_order": round(per_order * 1e6, 1),
+            "brain_timer_ns_per_bar": round(timer / n * 1e9),
+            "brain_timer_flat_ns_per_bar": round(timer_flat / n * 1e9),
+            "held_marks_ns_per_bar": round(marks / n * 1e9),
+            "orders_alone_us_per_order": round(alone * 1e6, 1),
             "total_ns_per_bar": round(result.cpu_s / n * 1e9),
         },
         "digest": result.digest, "journal_entries": result.journal_entries,

@@ -187,12 +187,12 @@ class RiskBook:
     def _add_contribution(self, rec: Tracked, sign: float) -> None:
         k = rec.mark * rec.unit * sign
         total = 0.0
-        go, gp = self.gross_owner, self.gross_phase
+        go, gp, op = self.gross_owner, self.gross_phase, self.owner_phase
         for owner, leg in rec.legs.items():
             x = leg.worst * k
             total += leg.worst
             go[owner] = go.get(owner, 0.0) + x
-            ph = self.phase_of(owner)
+            ph = op.get(owner, owner)  # phase_of, inlined
             gp[ph] = gp.get(ph, 0.0) + x
         if sign > 0:
             rec.abs_worst = total
