@@ -50,7 +50,12 @@ def _corr(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float) -> f
     vy = n * syy - sy * sy
     if vx <= 1e-9 * n * sxx or vy <= 1e-9 * n * syy:  # no variance beyond rounding
         return None
-    return max(-1.0, min(1.0, (n * sxy - sx * sy) / math.sqrt(vx * vy)))
+    prod = vx * vy
+    # the product of two tiny variances can underflow to 0 (then: the roots' product)
+    denom = math.sqrt(prod) if prod > 0.0 else math.sqrt(vx) * math.sqrt(vy)
+    if denom == 0.0:
+        return None
+    return max(-1.0, min(1.0, (n * sxy - sx * sy) / denom))
 
 
 def _score(n: int, s: float, ss: float) -> float:

@@ -128,6 +128,16 @@ def test_rolling_sums_agree_with_the_window_recomputed(steps, window):
     assert r.scores()["a"] == pytest.approx(want, abs=1e-6)
 
 
+def test_rolling_correlation_survives_variances_whose_product_underflows():
+    r = PhaseReturns(("a", "b"), window=3, min_samples=3, sample_ns=1)
+    pnl = {"a": 0.0, "b": 0.0}
+    r.sample(pnl, {"a": 1.0, "b": 1.0}, 0)
+    for i, x in enumerate((0.0, 0.0, 6e-158), start=1):  # variances ~1e-315: their product is 0
+        pnl = {"a": pnl["a"] + x, "b": pnl["b"] + x}
+        assert r.sample(pnl, {"a": 1.0, "b": 1.0}, i)
+    assert r.correlation("a", "b") == pytest.approx(1.0)
+
+
 def test_phase_returns_correlate_and_score():
     r = PhaseReturns(("a", "b", "c"), window=50, min_samples=10, sample_ns=10)
     rng = random.Random(5)
